@@ -1,0 +1,249 @@
+"""Quantization-aware training of the SqueezeNet (CLI: python -m hw.train --help).
+
+Why two phases: HGQ2 training costs ~2x a float step on these 2 cores, so the network is first
+trained in float with batch norm (fast convergence), the batch norms are folded into the convs,
+and the HGQ2 model starting from those weights is fine-tuned for a few epochs. Activation integer
+bits are then calibrated on the whole training set (hgq.utils.trace_minmax) so that the WRAP
+quantizers never wrap on in-distribution data, and the fixed-point test accuracy is measured on the
+exact model that is saved. Each phase checkpoints every epoch and resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+SEED = 20161124  # SqueezeNet's arXiv v1 date, fixed for reproducibility
+
+
+def set_seeds(seed: int = SEED) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def to_float(x_uint8: np.ndarray) -> np.ndarray:
+    """The arithmetic contract: the network's input value is byte / 256."""
+    return x_uint8.astype(np.float32) / 256.0
+
+
+def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int = SEED):
+    """Random horizontal flip and +-2 pixel translation (zero fill), in tf.data for speed."""
+    import tensorflow as tf
+
+    h, w = x.shape[1:3]
+
+    def aug(img, label):
+        img = tf.image.random_flip_left_right(img, seed=seed)
+        img = tf.pad(img, [[2, 2], [2, 2], [0, 0]])
+        img = tf.image.random_crop(img, (h, w, x.shape[3]), seed=seed)
+        return img, label
+
+    ds = tf.data.Dataset.from_tensor_slices((to_float(x), y.astype(np.int32)))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).map(aug, num_parallel_calls=2)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(2)
+
+
+def cosine_lr(peak: float, steps: int, warmup: int = 0):
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(peak * (0.1 if warmup else 1.0), steps, alpha=0.01,
+                                                  warmup_target=peak if warmup else None, warmup_steps=warmup)
+
+
+class _EpochCheckpoint:
+    """Save model (with optimizer state) and the epoch count after each epoch, so a run can resume."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.state = path.with_suffix(".epoch.json")
+
+    def done_epochs(self) -> int:
+        return json.loads(self.state.read_text())["epochs"] if self.state.exists() and self.path.exists() else 0
+
+    def callback(self):
+        import keras
+
+        ck = self
+
+        class CB(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                self.model.save(ck.path)
+                ck.state.write_text(json.dumps({"epochs": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}))
+
+        return CB()
+
+
+def fold_batchnorm(float_model, quant_model) -> None:
+    """Copy float weights into the quantized model, folding each conv's batch norm into it."""
+    for ql in quant_model.layers:
+        if type(ql).__name__ != "QConv2D":
+            continue
+        fl = float_model.get_layer(ql.name)
+        kernel, bias = fl.get_weights()
+        try:
+            bn = float_model.get_layer(f"{ql.name}_bn")
+        except ValueError:
+            bn = None
+        if bn is not None:
+            gamma, beta, mean, var = bn.get_weights()
+            scale = gamma / np.sqrt(var + bn.epsilon)
+            kernel = kernel * scale
+            bias = (bias - mean) * scale + beta
+        ql.kernel.assign(kernel)
+        ql.bias.assign(bias)
+
+
+def evaluate(model, x_uint8: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+    logits = model.predict(to_float(x_uint8), batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def weight_bits(model) -> dict:
+    """Per-layer on-chip weight bits of the quantized model (kernel + bias), from its quantizers."""
+    out = {}
+    for l in model.layers:
+        if type(l).__name__ != "QConv2D":
+            continue
+        kb = int(np.max(np.array(l.kq.bits_(l.kernel.shape))))
+        bb = int(np.max(np.array(l.bq.bits_(l.bias.shape))))
+        out[l.name] = {"kernel": int(np.prod(l.kernel.shape)) * kb, "bias": int(np.prod(l.bias.shape)) * bb,
+                       "kernel_bits": kb, "bias_bits": bb}
+    return out
+
+
+def train(args) -> dict:
+    import keras
+
+    from hw.data import load_dataset
+    from hw.model import ArchSpec, build_squeezenet
+
+    set_seeds(args.seed)
+    ds = load_dataset(args.dataset)
+    if args.limit:
+        ds = type(ds)(ds.x_train[:args.limit], ds.y_train[:args.limit], ds.x_test[:args.limit], ds.y_test[:args.limit], ds.classes)
+    spec = ArchSpec(variant=args.variant, input_shape=ds.x_train.shape[1:], num_classes=len(ds.classes))
+    if args.arch_json:
+        spec = ArchSpec.from_dict({**json.loads(Path(args.arch_json).read_text()), "variant": args.variant})
+    work = Path(args.work_dir) / args.name
+    work.mkdir(parents=True, exist_ok=True)
+    steps_per_epoch = len(ds.x_train) // args.batch_size
+    t0 = time.time()
+    history = {"float": [], "qat": []}
+
+    # Phase 1: float with batch norm.
+    ck = _EpochCheckpoint(work / "float.keras")
+    done = ck.done_epochs()
+    if done:
+        fmodel = keras.models.load_model(ck.path)
+        print(f"[float] resuming after epoch {done}", flush=True)
+    else:
+        fmodel = build_squeezenet(spec, quantized=False, name=args.name)
+        fmodel.compile(optimizer=keras.optimizers.AdamW(cosine_lr(args.lr, args.float_epochs * steps_per_epoch, steps_per_epoch),
+                                                        weight_decay=args.weight_decay),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       metrics=["accuracy"], jit_compile=True)
+    if done < args.float_epochs:
+        h = fmodel.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed), epochs=args.float_epochs,
+                       initial_epoch=done, validation_data=(to_float(ds.x_test), ds.y_test), validation_freq=5,
+                       callbacks=[ck.callback()], verbose=args.verbose)
+        history["float"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
+    float_acc = evaluate(fmodel, ds.x_test, ds.y_test)
+    print(f"[float] test accuracy {float_acc:.4f}", flush=True)
+
+    # Phase 2: HGQ2 quantization-aware fine-tune from the folded float weights.
+    from hgq.config import LayerConfigScope
+    from hgq.utils import trace_minmax
+
+    qck = _EpochCheckpoint(work / "qat.keras")
+    qdone = qck.done_epochs()
+    if qdone:
+        from hw.model import load_model
+
+        qmodel = load_model(qck.path)
+        qmodel.compile(optimizer=keras.optimizers.Adam(cosine_lr(args.qat_lr, max(1, args.qat_epochs) * steps_per_epoch)),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], jit_compile=True)
+        print(f"[qat] resuming after epoch {qdone}", flush=True)
+    else:
+        with LayerConfigScope(enable_ebops=False):
+            qmodel = build_squeezenet(spec, quantized=True, name=args.name)
+        fold_batchnorm(fmodel, qmodel)
+        trace_minmax(qmodel, to_float(ds.x_train[:10000]), batch_size=1000)
+        qmodel.compile(optimizer=keras.optimizers.Adam(cosine_lr(args.qat_lr, max(1, args.qat_epochs) * steps_per_epoch)),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], jit_compile=True)
+        print(f"[qat] fixed-point accuracy right after folding: {evaluate(qmodel, ds.x_test, ds.y_test):.4f}", flush=True)
+    if qdone < args.qat_epochs:
+        h = qmodel.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed + 1), epochs=args.qat_epochs,
+                       initial_epoch=qdone, callbacks=[qck.callback()], verbose=args.verbose)
+        history["qat"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
+    # Calibrate activation integer bits on the whole training set, then measure the saved model.
+    trace_minmax(qmodel, to_float(ds.x_train), batch_size=1000)
+    fixed_acc = evaluate(qmodel, ds.x_test, ds.y_test)
+    print(f"[qat] fixed-point test accuracy {fixed_acc:.4f}", flush=True)
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / f"{args.name}.keras"
+    qmodel.save(model_path)
+    wb = weight_bits(qmodel)
+    total_bits = sum(v["kernel"] + v["bias"] for v in wb.values())
+    meta = {
+        "name": args.name,
+        "dataset": args.dataset,
+        "architecture": spec.to_dict(),
+        "parameters": int(sum(int(np.prod(l.kernel.shape)) + int(np.prod(l.bias.shape))
+                              for l in qmodel.layers if hasattr(l, "kernel"))),
+        "weight_bits_total": int(total_bits),
+        "weight_bits_per_layer": wb,
+        "float_test_accuracy": float_acc,
+        "fixed_point_test_accuracy": fixed_acc,
+        "float_epochs": args.float_epochs,
+        "qat_epochs": args.qat_epochs,
+        "training_seconds": round(time.time() - t0, 1),
+        "command": "python -m hw.train " + " ".join(sys.argv[1:]),
+        "history": history,
+    }
+    (out_dir / f"{args.name}.json").write_text(json.dumps(meta, indent=2))
+    print(f"wrote {model_path} and {model_path.with_suffix('.json')}", flush=True)
+    return meta
+
+
+def main(argv=None) -> int:
+    from hw.data import DatasetError
+    from hw.model import VARIANTS, ModelError
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--name", default="squeezenet_fmnist", help="model name: writes hw/models/<name>.keras/.json")
+    p.add_argument("--variant", default="vanilla", choices=VARIANTS)
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--arch-json", help="ArchSpec as JSON (widths, stages, bits); default: hw.model.DEFAULT_ARCH")
+    p.add_argument("--float-epochs", type=int, default=30)
+    p.add_argument("--qat-epochs", type=int, default=6)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--qat-lr", type=float, default=3e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--work-dir", default="build/train", help="checkpoints (resumable)")
+    p.add_argument("--out-dir", default=str(MODELS_DIR))
+    p.add_argument("--limit", type=int, default=0, help="use only the first N train/test images (smoke tests)")
+    p.add_argument("--verbose", type=int, default=1, help="Keras progress display: 0 silent, 1 bar, 2 line per epoch")
+    args = p.parse_args(argv)
+    try:
+        train(args)
+    except (DatasetError, ModelError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
