@@ -3,11 +3,22 @@
 Why a Debian package: the project may not download anything at run time, so Fashion-MNIST comes
 from `dataset-fashion-mnist` (IDX files under /usr/share/datasets/fashion-mnist). Images are
 returned as uint8 NHWC arrays because the accelerator's input contract is raw bytes (value = byte/256).
+
+`load_dataset(name_or_path)` accepts a registered name ('fashion-mnist', 'cifar10') or a directory:
+  * IDX files (train-images-idx3-ubyte[.gz], ...): Fashion-MNIST layout;
+  * CIFAR-10 python batches (data_batch_1..5, test_batch, optional batches.meta): 32x32x3;
+  * an image-folder tree, one sub-folder per class (PNG/JPEG), either `root/<class>/*` (every 5th
+    image of each class, in file-name order, is held out as the test split) or
+    `root/train/<class>/*` + `root/test/<class>/*`. Images are kept as given (1 channel if every
+    image is grayscale, else RGB; all must have one size) unless `image_shape=(H, W, C)` asks for
+    a conversion (resize with bilinear filtering, C=1 grayscale or C=3 RGB).
 """
 from __future__ import annotations
 
 import gzip
 import os
+import pickle
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,11 +107,202 @@ def _check_labels(ds: Dataset) -> None:
             raise DatasetError(f"{name} labels out of range [0, {n}): found {y.min()}..{y.max()}")
 
 
-DATASETS = {"fashion-mnist": load_fashion_mnist}
+# --------------------------------------------------------------------------------------------
+# CIFAR-10, python version (https://www.cs.toronto.edu/~kriz/cifar.html): pickled dicts with
+# b"data" (N, 3072) uint8 in channel-major order (R plane, G plane, B plane; rows of 32) and
+# b"labels" (N ints); batches.meta holds b"label_names".
+# --------------------------------------------------------------------------------------------
+CIFAR10_DIR = Path(os.environ.get("CIFAR10_DIR", Path.home() / ".keras" / "datasets" / "cifar-10-batches-py"))
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_HINT = ("download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, extract it "
+                "and pass the cifar-10-batches-py directory (or set CIFAR10_DIR)")
 
 
-def load_dataset(name_or_path: str) -> Dataset:
-    """Load a dataset by registered name (see DATASETS) or by path."""
-    if name_or_path in DATASETS:
-        return DATASETS[name_or_path]()
-    raise DatasetError(f"unknown dataset {name_or_path!r}; known: {', '.join(sorted(DATASETS))} or a directory path")
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickle only what a CIFAR batch contains (dicts, lists, bytes, numpy arrays): a batch file is
+    data, and a plain pickle.load would run whatever code a tampered file names."""
+
+    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+                ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _unpickle(path: Path) -> object:
+    try:
+        with open(path, "rb") as f:
+            return _NumpyOnlyUnpickler(f, encoding="bytes").load()
+    except Exception as e:  # pickle raises many types for a damaged file
+        raise DatasetError(f"{path}: corrupt CIFAR-10 batch ({type(e).__name__}: {e})") from None
+
+
+def _get(d: dict, key: str):
+    return d.get(key.encode(), d.get(key))
+
+
+def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch as uint8 (N, 32, 32, 3) images and int64 labels."""
+    path = Path(path)
+    d = _unpickle(path)
+    if not isinstance(d, dict) or _get(d, "data") is None or _get(d, "labels") is None:
+        raise DatasetError(f"{path}: not a CIFAR-10 python batch (expected a dict with 'data' and 'labels')")
+    data, labels = _get(d, "data"), _get(d, "labels")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        shape = getattr(data, "shape", type(data).__name__)
+        raise DatasetError(f"{path}: 'data' is {shape} {getattr(data, 'dtype', '')}, expected uint8 (N, 3072)")
+    try:
+        y = np.asarray(labels, dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise DatasetError(f"{path}: 'labels' are not integers ({e})") from None
+    if len(y) != len(data):
+        raise DatasetError(f"{path}: {len(data)} images but {len(y)} labels")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), y
+
+
+def load_cifar10(directory: str | os.PathLike | None = None) -> Dataset:
+    """CIFAR-10 from its python batches: every data_batch_<n> present is training data."""
+    d = Path(directory) if directory is not None else CIFAR10_DIR
+    if not d.is_dir():
+        raise DatasetError(f"CIFAR-10 not found at {d}; {CIFAR10_HINT}")
+    train_files = sorted((p for p in d.glob("data_batch_*") if re.fullmatch(r"data_batch_\d+", p.name)),
+                         key=lambda p: int(p.name.rsplit("_", 1)[1]))
+    if not train_files or not (d / "test_batch").exists():
+        raise DatasetError(f"{d}: CIFAR-10 data_batch_<n> or test_batch missing; {CIFAR10_HINT}")
+    train = [read_cifar_batch(p) for p in train_files]
+    x_test, y_test = read_cifar_batch(d / "test_batch")
+    classes = CIFAR10_CLASSES
+    if (d / "batches.meta").exists():
+        meta = _unpickle(d / "batches.meta")
+        names = _get(meta, "label_names") if isinstance(meta, dict) else None
+        if not isinstance(names, list) or not names:
+            raise DatasetError(f"{d / 'batches.meta'}: no 'label_names' list")
+        classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+    ds = Dataset(np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test, classes)
+    _check_labels(ds)
+    return ds
+
+
+# --------------------------------------------------------------------------------------------
+# Image-folder tree: one sub-folder per class.
+# --------------------------------------------------------------------------------------------
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+TEST_EVERY = 5  # root/<class>/* layout: every 5th image of a class (file-name order) is a test image
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _open_image(path: Path):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(path)
+        img.load()  # decode now, so a truncated file fails here and names itself
+        return img
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DatasetError(f"{path}: corrupt or unreadable image ({type(e).__name__}: {e})") from None
+
+
+def _to_array(img, shape: tuple[int, int, int]) -> np.ndarray:
+    from PIL import Image
+
+    h, w, c = shape
+    img = img.convert("L" if c == 1 else "RGB")
+    if img.size != (w, h):
+        img = img.resize((w, h), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.uint8).reshape(h, w, c)
+
+
+def _read_images(files: list[Path], shape: tuple[int, int, int]) -> np.ndarray:
+    out = np.empty((len(files), *shape), dtype=np.uint8)
+    for i, p in enumerate(files):
+        out[i] = _to_array(_open_image(p), shape)
+    return out
+
+
+def _infer_shape(files: list[Path]) -> tuple[int, int, int]:
+    """Kept as given: one size for all images; 1 channel if every image is grayscale, else 3."""
+    from PIL import Image
+
+    size, gray, first = None, True, None
+    for p in files:
+        try:
+            with Image.open(p) as img:
+                s, mode = img.size, img.mode
+        except (OSError, SyntaxError, ValueError) as e:
+            raise DatasetError(f"{p}: corrupt or unreadable image ({type(e).__name__}: {e})") from None
+        if size is None:
+            size, first = s, p
+        elif s != size:
+            raise DatasetError(f"images differ in size ({size[0]}x{size[1]} in {first}, {s[0]}x{s[1]} in {p}); "
+                               f"pass image_shape=(H, W, C) to resize them")
+        gray &= mode in _GRAY_MODES
+    return size[1], size[0], 1 if gray else 3
+
+
+def load_image_folder(root: str | os.PathLike, image_shape: tuple[int, int, int] | None = None) -> Dataset:
+    """Images under root/<class>/ (or root/train/<class>/ and root/test/<class>/), labels = sorted class index."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: image folder not found")
+    split_dirs = {s: root / s for s in ("train", "test")}
+    presplit = all(p.is_dir() for p in split_dirs.values())
+    classes = [p.name for p in _class_dirs(split_dirs["train"] if presplit else root)]
+    if not classes:
+        raise DatasetError(f"{root}: no class sub-folders (expected {root}/<class>/*.png or train/ and test/ trees)")
+    files: dict[str, list[tuple[Path, int]]] = {"train": [], "test": []}
+    if presplit:
+        for split, d in split_dirs.items():
+            for c in _class_dirs(d):
+                if c.name not in classes:
+                    raise DatasetError(f"{c}: class {c.name!r} is not a class of {split_dirs['train']}")
+                files[split] += [(p, classes.index(c.name)) for p in _images_in(c)]
+    else:
+        for label, name in enumerate(classes):
+            for i, p in enumerate(_images_in(root / name)):
+                files["test" if i % TEST_EVERY == TEST_EVERY - 1 else "train"].append((p, label))
+    if not files["train"] and not files["test"]:
+        raise DatasetError(f"{root}: no images ({'/'.join(IMAGE_SUFFIXES)}) in its class sub-folders")
+    every = [p for split in files.values() for p, _ in split]
+    shape = tuple(image_shape) if image_shape is not None else _infer_shape(every)
+    if len(shape) != 3 or shape[2] not in (1, 3) or min(shape) < 1:
+        raise DatasetError(f"image_shape must be (H, W, 1) or (H, W, 3), got {shape}")
+    arrays = []
+    for split in ("train", "test"):
+        arrays.append(_read_images([p for p, _ in files[split]], shape))
+        arrays.append(np.array([y for _, y in files[split]], dtype=np.int64))
+    return Dataset(*arrays, classes=tuple(classes))
+
+
+DATASETS = {"fashion-mnist": load_fashion_mnist, "cifar10": load_cifar10}
+_ALIASES = {"fashion_mnist": "fashion-mnist", "fmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar_10": "cifar10"}
+
+
+def load_dataset(name_or_path: str | os.PathLike, image_shape: tuple[int, int, int] | None = None) -> Dataset:
+    """Load a dataset by registered name (see DATASETS) or by directory (format detected from its files).
+
+    `image_shape` applies to image folders only (resize/convert); other formats have a fixed shape.
+    """
+    key = _ALIASES.get(str(name_or_path).lower(), str(name_or_path).lower())
+    if key in DATASETS:
+        return DATASETS[key]()
+    d = Path(name_or_path)
+    if not d.is_dir():
+        raise DatasetError(f"unknown dataset {str(name_or_path)!r}: neither a known name "
+                           f"({', '.join(sorted(DATASETS))}) nor a directory")
+    if (d / "test_batch").exists() or any(d.glob("data_batch_*")):
+        return load_cifar10(d)
+    if any(d.glob("*-images-idx3-ubyte*")):
+        return load_fashion_mnist(d)
+    return load_image_folder(d, image_shape)
