@@ -257,6 +257,17 @@ def squeezenet_v1_1() -> keras.Model:
     return _imagenet_squeezenet("1.1")
 
 
+def conv_macs(model: keras.Model) -> dict[str, int]:
+    """Multiply-accumulates per image of each conv layer (output pixels x kernel x in x out)."""
+    out = {}
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            _, h, w, cout = layer.output.shape
+            kh, kw, cin, _ = layer.kernel.shape
+            out[layer.name] = int(h * w * kh * kw * cin * cout)
+    return out
+
+
 def load_model(path) -> keras.Model:
     """Load a saved (HGQ2 or float) model, with a clear error for a missing or corrupt file."""
     import os

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -124,15 +125,18 @@ def train(args) -> dict:
     import keras
 
     from hw.data import load_dataset
-    from hw.model import ArchSpec, build_squeezenet
+    from hw.model import ModelError
+    from hw.model import ArchSpec, QuantSpec, build_squeezenet, conv_macs
 
     set_seeds(args.seed)
     ds = load_dataset(args.dataset)
     if args.limit:
         ds = type(ds)(ds.x_train[:args.limit], ds.y_train[:args.limit], ds.x_test[:args.limit], ds.y_test[:args.limit], ds.classes)
-    spec = ArchSpec(variant=args.variant, input_shape=ds.x_train.shape[1:], num_classes=len(ds.classes))
+    quant = QuantSpec(weight_bits=args.weight_bits, act_bits=args.act_bits)
+    spec = ArchSpec(variant=args.variant, input_shape=ds.x_train.shape[1:], num_classes=len(ds.classes), quant=quant)
     if args.arch_json:
-        spec = ArchSpec.from_dict({**json.loads(Path(args.arch_json).read_text()), "variant": args.variant})
+        spec = ArchSpec.from_dict({**json.loads(Path(args.arch_json).read_text()), "variant": args.variant,
+                                   "quant": asdict(quant)})
     work = Path(args.work_dir) / args.name
     work.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = len(ds.x_train) // args.batch_size
@@ -140,8 +144,10 @@ def train(args) -> dict:
     history = {"float": [], "qat": []}
 
     # Phase 1: float with batch norm.
-    ck = _EpochCheckpoint(work / "float.keras")
+    ck = _EpochCheckpoint(Path(args.float_from) if args.float_from else work / "float.keras")
     done = ck.done_epochs()
+    if args.float_from and done < args.float_epochs:
+        raise ModelError(f"{args.float_from}: float checkpoint has {done} epochs, --float-epochs asks for {args.float_epochs}")
     if done:
         fmodel = keras.models.load_model(ck.path)
         print(f"[float] resuming after epoch {done}", flush=True)
@@ -202,6 +208,7 @@ def train(args) -> dict:
         "parameters": int(sum(int(np.prod(l.kernel.shape)) + int(np.prod(l.bias.shape))
                               for l in qmodel.layers if hasattr(l, "kernel"))),
         "weight_bits_total": int(total_bits),
+        "macs_per_image": int(sum(conv_macs(qmodel).values())),
         "weight_bits_per_layer": wb,
         "float_test_accuracy": float_acc,
         "fixed_point_test_accuracy": fixed_acc,
@@ -225,6 +232,9 @@ def main(argv=None) -> int:
     p.add_argument("--variant", default="vanilla", choices=VARIANTS)
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--arch-json", help="ArchSpec as JSON (widths, stages, bits); default: hw.model.DEFAULT_ARCH")
+    p.add_argument("--weight-bits", type=int, default=8, help="signed weight width of the quantized model")
+    p.add_argument("--act-bits", type=int, default=8, help="unsigned activation width of the quantized model")
+    p.add_argument("--float-from", help="reuse this float checkpoint (from an earlier run's work dir) and only run QAT")
     p.add_argument("--float-epochs", type=int, default=30)
     p.add_argument("--qat-epochs", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=128)
