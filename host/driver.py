@@ -1,0 +1,196 @@
+"""PYNQ-Z2 driver: a thin wrapper of `pynq.Overlay` that streams image batches through the AXI DMA.
+
+FINN-style: one io spec (bitstreams/<model>.io.json, written by the hls build) names the IP, the DMA
+and the batch register and fixes the stream layout; the host steps (pack, DMA, unpack) are
+separate and timed. Batching, buffers and the byte layout come from host/accelerator.py and
+host/stream.py, the code path the emulator runs off-board.
+
+Runs on the PYNQ image (32-bit ARM, Python 3.10): numpy and the standard library at import time;
+pynq is imported lazily because it is absent (and must stay absent) in the dev environment.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from host.accelerator import AcceleratorError, StreamAccelerator
+from host.stream import IOSpec
+
+REPO = Path(__file__).resolve().parents[1]
+BITSTREAM_DIR = Path(os.environ.get("SQUEEZENET_BITSTREAMS", REPO / "bitstreams"))
+DEFAULT_MODEL = "squeezenet_fmnist"
+
+
+class BoardError(AcceleratorError):
+    """The board backend cannot run: no pynq, no device, missing files, or a bitstream that does
+    not match the io spec."""
+
+
+class DMATimeoutError(AcceleratorError):
+    """A DMA channel did not go idle before its deadline (pynq's own wait() would spin forever)."""
+
+
+def import_pynq():
+    """Import pynq, or explain why the board backend is unavailable."""
+    try:
+        import pynq  # noqa: PLC0415 (lazy on purpose: see module docstring)
+    except ImportError as e:
+        raise BoardError(
+            f"the board backend needs the 'pynq' package, which is not importable here ({e}); "
+            "run on a PYNQ board image, or use --backend emulator") from None
+    return pynq
+
+
+def bitstream_files(model: str = DEFAULT_MODEL, bitstream_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Paths of the .bit, .hwh and .io.json of a model, checked to exist."""
+    d = Path(bitstream_dir) if bitstream_dir is not None else BITSTREAM_DIR
+    files = {"bit": d / f"{model}.bit", "hwh": d / f"{model}.hwh", "io spec": d / f"{model}.io.json"}
+    missing = [f"{kind} {path}" for kind, path in files.items() if not path.is_file()]
+    if missing:
+        raise BoardError(f"bitstream for model {model!r} incomplete: missing {', '.join(missing)} "
+                         "(build it with scripts/build_bitstream.sh on a machine with Vivado and copy "
+                         f"the files to {d})")
+    return files
+
+
+def find_devices(pynq) -> list:
+    """PYNQ devices visible to this process (empty off-board)."""
+    try:
+        return list(pynq.Device.devices)
+    except Exception:  # pynq raises assorted errors when no platform is present
+        return []
+
+
+def board_status(model: str = DEFAULT_MODEL, bitstream_dir=None) -> tuple[bool, str]:
+    """(usable, reason): whether the board backend can run here, for `--backend auto`."""
+    try:
+        pynq = import_pynq()
+    except BoardError:
+        return False, "pynq is not installed"
+    if not find_devices(pynq):
+        return False, "pynq finds no device"
+    try:
+        bitstream_files(model, bitstream_dir)
+    except BoardError as e:
+        return False, str(e)
+    return True, "PYNQ device and bitstream found"
+
+
+def check_ip_dict(ip_dict: Mapping, spec: IOSpec, source: str) -> None:
+    """The hwh (as pynq's ip_dict) must hold the accelerator, its DMA and the batch register named
+    by the io spec; otherwise the bitstream and the spec belong to different builds."""
+    names = sorted(ip_dict)
+    if spec.ip_name not in ip_dict:
+        raise BoardError(f"{source}: no accelerator IP {spec.ip_name!r} in the hardware description "
+                         f"(it has: {', '.join(names) or 'nothing'})")
+    if spec.dma_name not in ip_dict:
+        raise BoardError(f"{source}: no AXI DMA {spec.dma_name!r} in the hardware description "
+                         f"(it has: {', '.join(names) or 'nothing'})")
+    dma_type = str(ip_dict[spec.dma_name].get("type", ""))
+    if "axi_dma" not in dma_type:
+        raise BoardError(f"{source}: {spec.dma_name!r} is {dma_type or 'of unknown type'}, not an AXI DMA")
+    registers = ip_dict[spec.ip_name].get("registers", {})
+    if spec.batch_register not in registers:
+        raise BoardError(f"{source}: accelerator {spec.ip_name!r} has no register {spec.batch_register!r} "
+                         f"(registers: {', '.join(sorted(registers)) or 'none'})")
+
+
+def dma_max_bytes(ip_dict: Mapping, dma_name: str) -> int | None:
+    """Largest single transfer of the DMA: its buffer-length register is c_sg_length_width bits."""
+    params = ip_dict[dma_name].get("parameters", {})
+    width = params.get("C_SG_LENGTH_WIDTH", params.get("c_sg_length_width"))
+    try:
+        return (1 << int(width)) - 1
+    except (TypeError, ValueError):
+        return None
+
+
+def wait_dma_idle(channels: Mapping[str, object], timeout_s: float, poll_s: float = 1e-4,
+                  clock=time.monotonic) -> None:
+    """Wait until every DMA channel is idle, raising DMATimeoutError at the deadline and
+    AcceleratorError on a DMA error flag. pynq's `channel.wait()` has no timeout, so this polls
+    `idle`/`error` itself and only calls `wait()` once a channel is idle (it then returns at once
+    and invalidates the receive buffer's cache)."""
+    deadline = clock() + timeout_s
+    pending = dict(channels)
+    while pending:
+        for name, ch in list(pending.items()):
+            if getattr(ch, "error", False):
+                raise AcceleratorError(f"DMA {name} channel reports an error (status flags set); "
+                                       "reload the overlay")
+            if ch.idle:
+                ch.wait()
+                del pending[name]
+        if pending and clock() > deadline:
+            raise DMATimeoutError(
+                f"DMA timed out after {timeout_s:g} s: channel(s) {', '.join(pending)} never went idle "
+                "(the accelerator did not consume the input or never sent TLAST; check that the "
+                "bitstream matches its io spec, then reload the overlay)")
+        if pending and poll_s:
+            time.sleep(poll_s)
+
+
+class PynqAccelerator(StreamAccelerator):
+    """The accelerator on the board. `PynqAccelerator("squeezenet_fmnist").predict(images_uint8)`."""
+
+    backend = "board"
+    transfer_label = "DMA + accelerator"
+
+    def __init__(self, model: str = DEFAULT_MODEL, bitstream_dir=None, batch_size: int = 256,
+                 timeout_s: float | None = None, download: bool = True) -> None:
+        files = bitstream_files(model, bitstream_dir)
+        spec = IOSpec.load(files["io spec"])
+        pynq = import_pynq()
+        if not find_devices(pynq):
+            raise BoardError("pynq finds no device: this is not a PYNQ board (or the FPGA manager is "
+                             "unavailable); use --backend emulator")
+        try:
+            self.overlay = pynq.Overlay(str(files["bit"]), download=download)
+        except Exception as e:  # pynq's errors vary by version; name the file and the cause
+            raise BoardError(f"cannot load overlay {files['bit']}: {type(e).__name__}: {e}") from None
+        check_ip_dict(self.overlay.ip_dict, spec, str(files["hwh"]))
+        self.ip = getattr(self.overlay, spec.ip_name)
+        self.dma = getattr(self.overlay, spec.dma_name)
+        limit = dma_max_bytes(self.overlay.ip_dict, spec.dma_name)
+        if limit is not None:  # one DMA transfer per batch: keep the batch within the length register
+            per_image = max(spec.input.beats_per_image * spec.input.beat_bits,
+                            spec.output.beats_per_image * spec.output.beat_bits) // 8
+            batch_size = min(batch_size, max(1, limit // per_image))
+        self._pynq = pynq
+        self.files = files
+        self.timeout_s = timeout_s
+        super().__init__(spec, batch_size)
+
+    def _allocate(self, n_in_beats: int, n_out_beats: int):
+        try:
+            return (self._pynq.allocate(shape=(n_in_beats,), dtype=self.spec.input.beat_dtype),
+                    self._pynq.allocate(shape=(n_out_beats,), dtype=self.spec.output.beat_dtype))
+        except Exception as e:
+            raise BoardError(f"cannot allocate contiguous DMA buffers for {n_in_beats} + {n_out_beats} beats: {e}") from None
+
+    def _free(self, buffers) -> None:
+        for b in buffers:
+            free = getattr(b, "freebuffer", None)
+            if free is not None:
+                free()
+
+    def _timeout(self, n_images: int) -> float:
+        # generous: a hung stream is the failure to catch, not a slow one
+        return self.timeout_s if self.timeout_s is not None else 5.0 + 0.1 * n_images
+
+    def _transfer(self, in_beats: np.ndarray, out_beats: np.ndarray, n_images: int) -> None:
+        setattr(self.ip.register_map, self.spec.batch_register, n_images)
+        send, recv = self.dma.sendchannel, self.dma.recvchannel
+        # whole buffers with nbytes: pynq's transfer() flushes/invalidates the buffer it is given
+        recv.transfer(self._out_buf, nbytes=out_beats.nbytes)
+        send.transfer(self._in_buf, nbytes=in_beats.nbytes)
+        self.ip.register_map.CTRL.AP_START = 1
+        wait_dma_idle({"MM2S (send)": send, "S2MM (receive)": recv}, self._timeout(n_images))
+        got = getattr(recv, "transferred", None)
+        if got is not None and got != out_beats.nbytes:  # S2MM stops at TLAST: this is the TLAST check
+            raise AcceleratorError(f"accelerator sent {got} bytes up to TLAST, expected {out_beats.nbytes} "
+                                   f"for {n_images} images")
