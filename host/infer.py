@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""Classify images with the SqueezeNet accelerator: on the PYNQ-Z2 board, or off-board on the
+bit-exact emulator (the C simulation of the same AXI top).
+
+    python host/infer.py                      # the sample images in host/samples/
+    python host/infer.py shirt.jpg imgs/ x.npy t10k-images-idx3-ubyte --top-k 3
+    python host/infer.py --evaluate fashion-mnist
+    python host/infer.py --benchmark
+
+Runs on the PYNQ image: numpy, pillow and the standard library at import time; pynq (board) and
+hw/ (emulator, dataset loader) are imported only when used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: make `host` and `hw` importable
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from host.accelerator import AcceleratorError, StreamAccelerator, format_throughput  # noqa: E402
+from host.driver import DEFAULT_MODEL, PynqAccelerator, board_status  # noqa: E402
+from host.stream import SpecError, StreamError  # noqa: E402
+
+SAMPLES_DIR = REPO / "host" / "samples"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+NPY_SUFFIXES = (".npy",)
+IDX_SUFFIXES = (".idx", ".idx3", "-ubyte", "-ubyte.gz", ".idx.gz")
+DEFAULT_SHAPE = (28, 28, 1)  # the input contract of docs/INTERFACES.md
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SETUP = 0, 1, 2
+
+
+class InputError(ValueError):
+    """One input file (or directory) that cannot be classified; the others still are."""
+
+
+@dataclass
+class Inputs:
+    """Images gathered from the command line: names, uint8 arrays, notes and per-file errors."""
+
+    names: list[str] = field(default_factory=list)
+    images: list[np.ndarray] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, name: str, image: np.ndarray) -> None:
+        self.names.append(name)
+        self.images.append(image)
+
+    def array(self, shape) -> np.ndarray:
+        return np.stack(self.images) if self.images else np.empty((0, *shape), dtype=np.uint8)
+
+
+# ---- reading inputs --------------------------------------------------------------------------
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(IMAGE_SUFFIXES):
+        return "image"
+    if name.endswith(NPY_SUFFIXES):
+        return "npy"
+    if name.endswith(IDX_SUFFIXES):
+        return "idx"
+    return None
+
+
+def _sniff(path: Path) -> str | None:
+    """Content-based kind for files named on the command line with an unknown suffix."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
+        return "image"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if len(head) >= 4 and head[0] == 0 and head[1] == 0 and head[2] in (0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E):
+        return "idx"
+    return None
+
+
+def read_image(path: Path, shape, invert: bool = False) -> tuple[np.ndarray, str | None]:
+    """A PNG/JPEG of any size or colour -> uint8 (H, W, C) in the network's format, plus a note
+    saying what was changed (the network only knows 28x28 grayscale)."""
+    from PIL import Image, UnidentifiedImageError
+
+    h, w, c = shape
+    try:
+        with Image.open(path) as img:
+            img.load()  # decode now, so a truncated file fails here
+            mode, size = img.mode, img.size
+            if c == 1:
+                if "A" in img.getbands():  # transparent background -> black, like Fashion-MNIST's
+                    rgba = img.convert("RGBA")
+                    bg = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+                    img2 = Image.alpha_composite(bg, rgba).convert("L")
+                else:
+                    img2 = img.convert("L")
+            else:
+                img2 = img.convert("RGB")
+            if img2.size != (w, h):
+                img2 = img2.resize((w, h), Image.Resampling.LANCZOS)
+            a = np.asarray(img2, dtype=np.uint8).reshape(h, w, c)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: corrupt or unreadable image ({e})") from None
+    changes = []
+    if mode not in ("L",) and c == 1:
+        changes.append(f"{mode} -> grayscale")
+    if size != (w, h):
+        changes.append(f"resized {size[0]}x{size[1]} -> {w}x{h}")
+    if invert:
+        a = 255 - a
+        changes.append("inverted")
+    return a, (f"{path}: " + ", ".join(changes)) if changes else None
+
+
+def _check_array(a: np.ndarray, shape, source: str) -> np.ndarray:
+    """uint8 (H,W), (H,W,C), (N,H,W) or (N,H,W,C) -> (N, H, W, C)."""
+    h, w, c = shape
+    if a.dtype != np.uint8:
+        raise InputError(f"{source}: dtype {a.dtype}, expected uint8 raw pixels (0..255)")
+    if c == 1 and a.shape == (h, w):
+        return a.reshape(1, h, w, 1)
+    if a.shape == (h, w, c):
+        return a[None]
+    if a.ndim == 3 and c == 1 and a.shape[1:] == (h, w):
+        return a[..., None]
+    if a.ndim == 4 and a.shape[1:] == (h, w, c):
+        return a
+    accepted = f"({h}, {w}), ({h}, {w}, {c}), (N, {h}, {w}) or (N, {h}, {w}, {c})" if c == 1 else \
+        f"({h}, {w}, {c}) or (N, {h}, {w}, {c})"
+    raise InputError(f"{source}: shape {a.shape}, expected {accepted}")
+
+
+def read_npy(path: Path, shape) -> np.ndarray:
+    try:
+        a = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"{path}: not a readable .npy array ({e})") from None
+    if not isinstance(a, np.ndarray):
+        raise InputError(f"{path}: holds {type(a).__name__}, not an array")
+    return _check_array(a, shape, str(path))
+
+
+def read_idx_images(path: Path, shape) -> np.ndarray:
+    from hw.data import DatasetError, read_idx  # numpy + stdlib only: fine on the board
+
+    try:
+        a = read_idx(path)
+    except DatasetError as e:
+        raise InputError(str(e)) from None
+    if a.ndim == 1:
+        raise InputError(f"{path}: a 1-D IDX file (labels?), not images")
+    return _check_array(a, shape, str(path))
+
+
+def _read_file(path: Path, kind: str, shape, inputs: Inputs, invert: bool) -> None:
+    if kind == "image":
+        a, note = read_image(path, shape, invert)
+        inputs.add(str(path), a)
+        if note:
+            inputs.notes.append(note)
+        return
+    arr = read_npy(path, shape) if kind == "npy" else read_idx_images(path, shape)
+    if invert:
+        arr = 255 - arr
+    if len(arr) == 1:
+        inputs.add(str(path), arr[0])
+    else:
+        for i, a in enumerate(arr):
+            inputs.add(f"{path}[{i}]", a)
+
+
+def gather(paths: list[str], shape=DEFAULT_SHAPE, invert: bool = False) -> Inputs:
+    """Read every file and directory; a bad one is recorded in `errors` and the rest still read."""
+    inputs = Inputs()
+    for p in map(Path, paths):
+        try:
+            if p.is_dir():
+                try:
+                    files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and _kind(f))
+                except OSError as e:
+                    raise InputError(f"{p}: cannot list directory ({e.strerror})") from None
+                if not files:
+                    raise InputError(f"{p}: directory has no PNG/JPEG, .npy or IDX files")
+                for f in files:
+                    try:
+                        _read_file(f, _kind(f), shape, inputs, invert)
+                    except InputError as e:
+                        inputs.errors.append((str(f), str(e)))
+                continue
+            if not p.exists():
+                raise InputError(f"{p}: file not found")
+            kind = _kind(p) or _sniff(p)
+            if kind is None:
+                raise InputError(f"{p}: unknown file type (expected PNG/JPEG, .npy or an IDX file)")
+            _read_file(p, kind, shape, inputs, invert)
+        except InputError as e:
+            inputs.errors.append((str(p), str(e)))
+    return inputs
+
+
+# ---- backends --------------------------------------------------------------------------------
+def open_backend(name: str, model: str, batch_size: int, engine: str | None, log) -> StreamAccelerator:
+    """`auto` picks the board when pynq finds a device and the bitstream exists, else the emulator."""
+    if name == "auto":
+        usable, reason = board_status(model)
+        if usable:
+            name = "board"
+        else:
+            name = "emulator"
+            log(f"backend: emulator (no board: {reason})")
+    if name == "board":
+        acc = PynqAccelerator(model, batch_size=batch_size)
+        log(f"backend: board ({acc.files['bit']})")
+        return acc
+    from host.emulator import EmulatedAccelerator  # needs hw/ (TensorFlow, hls4ml): dev machines only
+
+    acc = EmulatedAccelerator(model, batch_size=batch_size, engine=engine or "csim", log=log)
+    log(f"backend: emulator, {acc.description}")
+    return acc
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is optional on the board
+        return None, None
+    bar = tqdm(total=total, desc=desc, unit="img", file=sys.stderr)
+    return bar, bar.update
+
+
+def evaluate(acc: StreamAccelerator, dataset: str, limit: int | None) -> dict:
+    from hw.data import load_dataset
+
+    ds = load_dataset(dataset)
+    x, y = ds.x_test, ds.y_test
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    bar, update = _progress(len(x), f"{dataset} test set")
+    try:
+        pred = acc.predict(x, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
+    correct = pred.classes == y
+    per_class = {ds.classes[c]: float(correct[y == c].mean()) for c in range(len(ds.classes)) if np.any(y == c)}
+    return {"dataset": dataset, "images": int(len(x)), "accuracy": float(correct.mean()) if len(x) else float("nan"),
+            "per_class_accuracy": per_class}
+
+
+# ---- command line ----------------------------------------------------------------------------
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """Errors that carry a message for the user (anything else is a bug and keeps its traceback)."""
+    errors: tuple[type[BaseException], ...] = (AcceleratorError, StreamError, SpecError, InputError)
+    try:
+        from hw.data import DatasetError  # numpy + stdlib: importable on the board too
+    except ImportError:
+        return errors
+    return errors + (DatasetError,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="host/infer.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="*", help=f"PNG/JPEG images, .npy arrays, IDX files or directories "
+                                             f"(default: {SAMPLES_DIR.relative_to(REPO)})")
+    p.add_argument("--backend", choices=("auto", "board", "emulator"), default="auto")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="bitstreams/<model>.bit on the board, "
+                                                          "hw/models/<model>.keras on the emulator")
+    p.add_argument("--engine", choices=("csim", "golden"), default=None,
+                   help="emulator engine: csim = C simulation of the AXI top (the reference; default), "
+                        "golden = vectorized integer model (fast; default for --evaluate)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per accelerator call (default 64)")
+    p.add_argument("--top-k", type=int, default=1, help="print the k most probable classes")
+    p.add_argument("--invert", action="store_true", help="invert images (dark object on light background)")
+    p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    p.add_argument("--benchmark", action="store_true", help="also run throughput_test() on one batch")
+    p.add_argument("--evaluate", metavar="DATASET", choices=("fashion-mnist",),
+                   help="accuracy on a test set (fashion-mnist)")
+    p.add_argument("--limit", type=int, default=None, help="--evaluate: only the first N test images")
+    return p
+
+
+def _print_results(names, pred, top_k: int) -> None:
+    width = max(len(n) for n in names)
+    for name, top in zip(names, pred.top_k(top_k)):
+        best = f"{top[0][1]:<12} {100 * top[0][2]:5.1f} %"
+        rest = ", ".join(f"{label} {100 * p:.1f} %" for _, label, p in top[1:])
+        print(f"{name:<{width}}  {best}" + (f"   ({rest})" if rest else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log = (lambda msg: print(msg, file=sys.stderr))
+    if args.batch_size < 1:
+        log(f"error: --batch-size must be >= 1, got {args.batch_size}")
+        return EXIT_SETUP
+    if args.evaluate and args.inputs:
+        log("error: --evaluate takes no input files")
+        return EXIT_SETUP
+    report: dict = {}
+    inputs = None
+    if not args.evaluate:
+        inputs = gather(args.inputs or [str(SAMPLES_DIR)], invert=args.invert)
+        for note in inputs.notes:
+            log(f"note: {note}")
+        for _, msg in inputs.errors:
+            log(f"error: {msg}")
+        if not inputs.images and not args.benchmark:
+            log(f"error: nothing to classify ({len(inputs.errors)} input(s) failed)")
+            return EXIT_BAD_INPUT
+    try:
+        engine = args.engine or ("golden" if args.evaluate else None)
+        acc = open_backend(args.backend, args.model, args.batch_size, engine, log)
+        report["backend"] = acc.backend
+        report["model"] = args.model
+        with acc:
+            if args.evaluate:
+                r = evaluate(acc, args.evaluate, args.limit)
+                report["evaluation"] = r
+                if not args.json:
+                    print(f"{r['dataset']}: accuracy {100 * r['accuracy']:.2f} % on {r['images']} test images")
+            elif inputs.images:
+                x = inputs.array(acc.spec.input.shape)
+                pred = acc.predict(x)
+                report["results"] = [
+                    {"source": n, "class": int(c), "label": acc.spec.classes[c],
+                     "probability": float(prob[c]), "raw_logits": [int(v) for v in raw],
+                     "top_k": [{"class": k, "label": lab, "probability": p} for k, lab, p in top]}
+                    for n, c, prob, raw, top in zip(inputs.names, pred.classes, pred.probabilities, pred.raw,
+                                                   pred.top_k(args.top_k))]
+                if not args.json:
+                    _print_results(inputs.names, pred, args.top_k)
+            if args.benchmark:
+                r = acc.throughput_test()
+                report["benchmark"] = r
+                if not args.json:
+                    print(format_throughput(r))
+    except _known_errors() as e:
+        log(f"error: {e}")
+        return EXIT_SETUP
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    if inputs is not None:
+        report["errors"] = [{"source": s, "error": m} for s, m in inputs.errors]
+    if args.json:
+        print(json.dumps(report, indent=2))
+    if inputs is not None and inputs.errors:
+        log(f"{len(inputs.errors)} input(s) failed: {', '.join(s for s, _ in inputs.errors)}")
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
