@@ -1,0 +1,525 @@
+"""scripts/build_bitstream.sh: the trained model -> Vitis HLS IP -> Vivado block design -> PYNQ-Z2
+bitstream, as named, resumable steps (FINN style). Each finished step leaves a marker in
+<out>/.steps/; a re-run skips finished steps, --from-step S re-runs S and everything after it, and a
+changed model/config/clock invalidates every marker.
+
+--dry-run runs every step that needs no Xilinx tool (hls4ml project + AXI wrapper, golden test
+vectors, g++ C simulation of the AXI top, budget planner, Tcl generation) and prints the exact
+vendor commands it would run. Vendor steps never pretend: without the tools they are not run.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import preflight, tclgen
+from .reports import (ReportError, check_hwh_against_spec, parse_csynth_xml, parse_hls_register_header, parse_hwh,
+                      parse_timing_summary, parse_utilization)
+
+REPO = Path(__file__).resolve().parents[2]
+BITSTREAM_STEPS = ("hls_project", "csim", "hls_ip", "vivado_project", "vivado_bitstream", "collect")
+FIRE_STEPS = ("fire_project", "fire_rtl", "fire_copy")
+VENDOR_STEPS = {"hls_ip": "hls", "vivado_project": "vivado", "vivado_bitstream": "vivado", "fire_rtl": "hls"}
+
+
+class BuildError(RuntimeError):
+    """A step failed: the message names the step's problem and where its log is."""
+
+
+@dataclass
+class BuildConfig:
+    """Typed build settings, saved as <out>/build_config.json with the input fingerprint."""
+
+    model: str = "squeezenet_fmnist"
+    out: str = ""
+    clock_ns: float = 10.0
+    jobs: int = 4
+    dry_run: bool = False
+    from_step: str | None = None
+    csim_images: int = 10
+    board_repo: str = ""
+    bitstream_dir: str = str(REPO / "bitstreams")
+    target: str = "bitstream"  # or "fire-rtl"
+    fire: str = "fire2"
+    fire_rtl_dir: str = ""
+    python: str = field(default=sys.executable, repr=False)
+
+    @property
+    def model_path(self) -> Path:
+        return REPO / "hw" / "models" / f"{self.model}.keras"
+
+    @property
+    def config_path(self) -> Path:
+        return REPO / "hls_config" / f"{self.model}.yml"
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out)
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return FIRE_STEPS if self.target == "fire-rtl" else BITSTREAM_STEPS
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _q(cmd) -> str:
+    return " ".join(shlex.quote(str(c)) for c in cmd)
+
+
+class Build:
+    """One build: its config, its directories, its markers, its steps."""
+
+    def __init__(self, cfg: BuildConfig, log=print):
+        self.cfg = cfg
+        self.out = cfg.out_dir.resolve()
+        self.log = log
+        self.markers = self.out / ".steps"
+        self.hls_dir = self.out / "hls"
+        self.spec_path = self.hls_dir / "io_spec.json"
+        self.tcl_dir = self.out / "tcl"
+        self.vitis_dir = self.out / "vitis"
+        self.vivado_dir = self.out / "vivado"
+        self.report_dir = self.out / "reports"
+        self.log_dir = self.out / "logs"
+        self.tools: dict = {}
+        self.would_run: list[str] = []
+
+    # ------------------------------------------------------------------ markers / resume
+    def fingerprint(self) -> dict:
+        c = self.cfg
+        return {"model_sha256": sha256(c.model_path), "config_sha256": sha256(c.config_path),
+                "clock_ns": c.clock_ns, "csim_images": c.csim_images, "target": c.target, "fire": c.fire}
+
+    def marker(self, step: str) -> Path:
+        return self.markers / f"{step}.json"
+
+    def prepare_markers(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.inputs_changed() and self.markers.exists():
+            self.log("inputs changed since the last build (model, config, clock or vectors): re-running all steps")
+            shutil.rmtree(self.markers)
+        if self.cfg.from_step:
+            steps = self.cfg.steps
+            for s in steps[steps.index(self.cfg.from_step):]:
+                self.marker(s).unlink(missing_ok=True)
+        cfg = {k: v for k, v in asdict(self.cfg).items() if k != "python"}
+        (self.out / "build_config.json").write_text(json.dumps({"config": cfg, "fingerprint": self.fingerprint()},
+                                                               indent=1))
+
+    def done(self, step: str) -> bool:
+        return self.marker(step).exists()
+
+    def mark(self, step: str, info: dict | None = None) -> None:
+        self.markers.mkdir(parents=True, exist_ok=True)
+        self.marker(step).write_text(json.dumps({"step": step, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                                 **(info or {})}, indent=1))
+
+    # ------------------------------------------------------------------ preflight
+    def preflight(self) -> list[str]:
+        c = self.cfg
+        problems = preflight.check_inputs(c.model, c.model_path, c.config_path)
+        if problems:
+            return problems
+        todo = self.steps_to_run()
+        need = {VENDOR_STEPS[s] for s in todo if s in VENDOR_STEPS}
+        if not c.dry_run and need:
+            tp, self.tools = preflight.check_tools("hls" in need, "vivado" in need)
+            problems += tp
+        if any(s in todo for s in ("csim", "fire_project")):
+            problems += preflight.check_gxx()
+        dirs = [self.out] + ([Path(c.bitstream_dir)] if c.target == "bitstream" else [])
+        full = need and not c.dry_run
+        problems += preflight.check_dirs(dirs, preflight.MIN_FREE_GB_FULL if full else preflight.MIN_FREE_GB_DRY)
+        if problems:
+            return problems  # cheap checks first: no Vivado or TensorFlow start for a missing tool
+        if "vivado" in self.tools:
+            problems += preflight.check_part_and_board(self.tools["vivado"], c.board_repo
+                                                       or os.environ.get("PYNQ_Z2_BOARD_REPO", ""), self.log_dir)
+        if c.target == "bitstream" and any(s in todo for s in ("hls_project", "hls_ip", "vivado_bitstream")):
+            problems += preflight.check_budget(c.model_path, c.config_path)
+        return problems
+
+    def inputs_changed(self) -> bool:
+        saved = self.out / "build_config.json"
+        if not saved.exists():
+            return False
+        try:
+            return json.loads(saved.read_text()).get("fingerprint") != self.fingerprint()
+        except (OSError, json.JSONDecodeError):
+            return True
+
+    def steps_to_run(self) -> list[str]:
+        steps = list(self.cfg.steps)
+        if self.cfg.from_step:
+            return steps[steps.index(self.cfg.from_step):]
+        if self.inputs_changed():
+            return steps
+        return [s for s in steps if not self.marker(s).exists()]
+
+    # ------------------------------------------------------------------ running things
+    def run_cmd(self, cmd: list, cwd: Path, log_name: str, what: str, env=None) -> str:
+        """Run a command with its output in <out>/logs/<log_name>; raise BuildError on failure."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        cwd.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / log_name
+        self.log(f"  $ (cd {shlex.quote(str(cwd))} && {_q(cmd)})  > {log}")
+        with open(log, "w") as f:
+            r = subprocess.run([str(c) for c in cmd], cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                               env=env or dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        text = log.read_text(errors="replace")
+        if r.returncode != 0:
+            tail = [ln for ln in text.splitlines() if ln.strip()][-5:]
+            raise BuildError(f"{what} failed (exit {r.returncode}); log {log}:\n    " + "\n    ".join(tail))
+        return text
+
+    def vendor(self, kind: str, cmd: list, cwd: Path, log_name: str, what: str) -> str | None:
+        """A Xilinx tool run: executed for real, or only printed under --dry-run."""
+        if self.cfg.dry_run:
+            line = f"(cd {shlex.quote(str(cwd))} && {_q(cmd)})"
+            self.would_run.append(line)
+            self.log(f"  dry run, would run: {line}")
+            return None
+        return self.run_cmd(cmd, cwd, log_name, what)
+
+    def hls_cmd(self, entry: Path) -> list:
+        tool = self.tools.get("hls")
+        if tool is None:  # dry run: show the 2023.2+ form
+            return ["vitis-run", "--mode", "hls", "--tcl", str(entry)]
+        return preflight.hls_command(tool, entry)
+
+    def vivado_cmd(self, entry: Path, log: str) -> list:
+        path = self.tools["vivado"].path if "vivado" in self.tools else "vivado"
+        return preflight.vivado_command(path, entry, self.log_dir / log)
+
+    def spec(self) -> dict:
+        from host.stream import IOSpec, SpecError
+
+        try:
+            IOSpec.load(self.spec_path)  # validates the contract's arithmetic
+        except SpecError as e:
+            raise BuildError(str(e)) from None
+        d = json.loads(self.spec_path.read_text())
+        if d["model"] != self.cfg.model:
+            raise BuildError(f"{self.spec_path} is for model {d['model']!r}, not {self.cfg.model!r}")
+        return d
+
+    # ------------------------------------------------------------------ steps: bitstream
+    def step_hls_project(self) -> dict:
+        """hls4ml project (Vitis backend, io_stream) + AXI wrapper + io_spec.json, by hw.hls."""
+        c = self.cfg
+        cmd = [c.python, "-m", "hw.hls", "--config", c.config_path, "--out", self.hls_dir]
+        text = self.run_cmd(cmd, REPO, "hls_project.log", "hls4ml project generation (hw.hls)")
+        if "No module named hw.hls" in text:
+            raise BuildError("hw/hls.py is missing from this checkout")
+        if not self.spec_path.exists():
+            raise BuildError(f"hw.hls finished but wrote no {self.spec_path}")
+        spec = self.spec()
+        return {"io_spec": str(self.spec_path), "top": spec["top"]}
+
+    def hls_sources(self) -> tuple[list[Path], list[Path], list[Path]]:
+        """(design files, testbench-side files, include dirs) of the AXI top in the hls4ml project."""
+        def one(name):
+            found = sorted(self.hls_dir.rglob(name))
+            if not found:
+                raise BuildError(f"{name} not found under {self.hls_dir}: re-run step hls_project")
+            return found[0]
+
+        top_cpp, run_cpp = one("axi_top.cpp"), one("axi_run.cpp")
+        fw = self.hls_dir / "firmware"
+        nets = [p for p in sorted(fw.glob("*.cpp")) if not p.name.startswith("axi_")]
+        if len(nets) != 1:
+            raise BuildError(f"expected one hls4ml network source in {fw}, found {[p.name for p in nets]}")
+        design = [nets[0], top_cpp]
+        tb = [REPO / "scripts" / "hls" / "axi_tb.cpp", run_cpp]
+        incs = sorted({fw, top_cpp.parent})
+        return design, tb, incs
+
+    def step_csim(self) -> dict:
+        """Golden test vectors, then the g++ C simulation of the AXI top against them (the same
+        testbench Vitis HLS runs in csim_design)."""
+        from .vectors import EXP_FILE, IN_FILE, VectorError, write_vectors
+
+        spec = self.spec()
+        vec_dir = self.out / "vectors"
+        try:
+            meta = write_vectors(self.cfg.model_path, self.spec_path, vec_dir, self.cfg.csim_images)
+        except VectorError as e:
+            raise BuildError(f"test vectors: {e}") from None
+        try:
+            from hw.hls import build_axi_library
+        except ImportError as e:
+            raise BuildError(f"hw.hls.build_axi_library is not available ({e})") from None
+        try:
+            lib = Path(build_axi_library(self.hls_dir))
+        except Exception as e:
+            raise BuildError(f"building the AXI C-simulation library failed: {e}") from None
+        exe = self.out / "csim" / "axi_tb"
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        tb = REPO / "scripts" / "hls" / "axi_tb.cpp"
+        self.run_cmd(["g++", "-std=c++14", "-O1", f"-DSN_RUN_FN={spec['top']}_run", tb, lib,
+                      f"-Wl,-rpath,{lib.parent}", "-o", exe], self.out, "csim_compile.log", "compiling the C-simulation testbench")
+        text = self.run_cmd([exe, vec_dir / IN_FILE, vec_dir / EXP_FILE, meta["n_images"]], self.out, "csim.log",
+                            "C simulation of the AXI top against the golden vectors")
+        if "TB PASS" not in text:
+            raise BuildError(f"C simulation printed no TB PASS (log {self.log_dir / 'csim.log'})")
+        self.log(f"  {text.strip().splitlines()[-1]}")
+        return {"n_images": meta["n_images"], "library": str(lib)}
+
+    def step_hls_ip(self) -> dict:
+        """Vitis HLS: csim_design against the vectors, csynth_design, export_design (IP catalog)."""
+        from .vectors import EXP_FILE, IN_FILE
+
+        spec = self.spec()
+        design, tb, incs = self.hls_sources()
+        vec = self.out / "vectors"
+        n = json.loads((vec / "vectors.json").read_text())["n_images"] if (vec / "vectors.json").exists() else None
+        if n is None:
+            raise BuildError("no test vectors: run step csim first")
+        settings = tclgen.hls_settings(
+            hls_project=f"{spec['top']}_prj", top=spec["top"], part=preflight.PART, clock_ns=self.cfg.clock_ns,
+            design_files=design, tb_files=tb + [vec / IN_FILE, vec / EXP_FILE], include_dirs=incs, run_csim=True,
+            csim_argv=f"{vec / IN_FILE} {vec / EXP_FILE} {n}")
+        cfg = tclgen.write_config(self.tcl_dir / "hls_ip_config.tcl", settings)
+        entry = tclgen.write_entry(self.tcl_dir / "hls_ip.tcl", cfg, tclgen.HLS_SCRIPTS / "build_ip.tcl")
+        out = self.vendor("hls", self.hls_cmd(entry), self.vitis_dir, "hls_ip.log", "Vitis HLS (csim, csynth, export)")
+        if out is None:
+            return {}
+        sol = self.vitis_dir / f"{spec['top']}_prj" / "solution1"
+        if "TB PASS" not in out:
+            raise BuildError(f"Vitis HLS C simulation did not report TB PASS (log {self.log_dir / 'hls_ip.log'})")
+        comp = sol / "impl" / "ip" / "component.xml"
+        if not comp.exists():
+            raise BuildError(f"Vitis HLS exported no IP ({comp} missing)")
+        headers = list((sol / "impl" / "ip" / "drivers").rglob("x*_hw.h"))
+        regs = parse_hls_register_header(headers[0].read_text()) if headers else {}
+        if spec["batch_register"] not in regs:
+            raise BuildError(f"the exported IP has no AXI4-Lite register {spec['batch_register']!r} "
+                             f"(found {sorted(regs)}): the wrapper and the io spec disagree")
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        csynth = sol / "syn" / "report" / "csynth.xml"
+        info = {"ip_repo": str(sol / "impl" / "ip"), "registers": regs}
+        if csynth.exists():
+            info["csynth"] = parse_csynth_xml(csynth.read_text())
+            (self.report_dir / "csynth.json").write_text(json.dumps(info["csynth"], indent=1))
+        return info
+
+    def vivado_config(self) -> Path:
+        spec = self.spec()
+        ip_repo = self.vitis_dir / f"{spec['top']}_prj" / "solution1" / "impl" / "ip"
+        settings = tclgen.vivado_settings(
+            spec, part=preflight.PART, board_part=preflight.BOARD_PART, board_repo=self.cfg.board_repo
+            or os.environ.get("PYNQ_Z2_BOARD_REPO", ""), ip_repo=ip_repo, vivado_dir=self.vivado_dir,
+            report_dir=self.report_dir, clock_ns=self.cfg.clock_ns, jobs=self.cfg.jobs)
+        return tclgen.write_config(self.tcl_dir / "vivado_config.tcl", settings)
+
+    def step_vivado_project(self) -> dict:
+        """Vivado: project, PYNQ-Z2 block design (PS7, DMA, accelerator), validate, HDL wrapper."""
+        cfg = self.vivado_config()
+        entry = tclgen.write_entry(self.tcl_dir / "vivado_project.tcl", cfg, tclgen.VIVADO_SCRIPTS / "create_project.tcl")
+        if self.vendor("vivado", self.vivado_cmd(entry, "vivado_project.log"), self.vivado_dir, "vivado_project.out",
+                       "Vivado block design") is None:
+            return {}
+        xpr = self.vivado_dir / f"{tclgen.VIVADO_PROJECT}.xpr"
+        if not xpr.exists():
+            raise BuildError(f"Vivado finished without {xpr}")
+        return {"project": str(xpr)}
+
+    def step_vivado_bitstream(self) -> dict:
+        """Vivado: synthesis, implementation, write_bitstream, utilization and timing reports."""
+        cfg = self.vivado_config()
+        entry = tclgen.write_entry(self.tcl_dir / "vivado_bitstream.tcl", cfg, tclgen.VIVADO_SCRIPTS / "implement.tcl")
+        if self.vendor("vivado", self.vivado_cmd(entry, "vivado_bitstream.log"), self.vivado_dir,
+                       "vivado_bitstream.out", "Vivado synthesis/implementation/bitstream") is None:
+            return {}
+        return {"bit": str(self.find_bit())}
+
+    def find_bit(self) -> Path:
+        bits = sorted((self.vivado_dir / f"{tclgen.VIVADO_PROJECT}.runs" / "impl_1").glob("*.bit"))
+        if not bits:
+            raise BuildError(f"no .bit under {self.vivado_dir}/{tclgen.VIVADO_PROJECT}.runs/impl_1")
+        return bits[0]
+
+    def find_hwh(self) -> Path:
+        bd = tclgen.BD_NAME
+        for sub in (".gen", ".srcs"):  # .gen since Vivado 2020.x, .srcs before
+            p = self.vivado_dir / f"{tclgen.VIVADO_PROJECT}{sub}" / "sources_1" / "bd" / bd / "hw_handoff" / f"{bd}.hwh"
+            if p.exists():
+                return p
+        raise BuildError(f"no {bd}.hwh under {self.vivado_dir} (.gen/.srcs sources_1/bd/{bd}/hw_handoff)")
+
+    def step_collect(self) -> dict:
+        """Check timing and names, then copy .bit/.hwh/io spec + a build JSON into bitstreams/."""
+        c = self.cfg
+        dest = Path(c.bitstream_dir)
+        names = {k: dest / f"{c.model}{ext}" for k, ext in
+                 (("bit", ".bit"), ("hwh", ".hwh"), ("io", ".io.json"), ("build", ".build.json"))}
+        if c.dry_run:
+            for k, p in names.items():
+                self.log(f"  dry run, would write {p}")
+            return {}
+        timing = parse_timing_summary((self.report_dir / "timing_summary.rpt").read_text())
+        util = parse_utilization((self.report_dir / "utilization.rpt").read_text())
+        if not timing.met:
+            raise BuildError(f"timing not met at {c.clock_ns} ns: WNS {timing.wns_ns} ns, WHS {timing.whs_ns} ns, "
+                             f"{timing.failing_endpoints} failing endpoints (report {self.report_dir / 'timing_summary.rpt'}); "
+                             f"nothing copied to {dest}. Raise --clock-ns or the ReuseFactors.")
+        spec = self.spec()
+        bit, hwh = self.find_bit(), self.find_hwh()
+        problems = check_hwh_against_spec(parse_hwh(hwh.read_text()), spec)
+        if problems:
+            raise BuildError(f"{hwh} does not match the io spec: " + "; ".join(problems))
+        csynth = self.report_dir / "csynth.json"
+        info = {
+            "model": c.model, "model_file": str(c.model_path.relative_to(REPO)), "model_sha256": sha256(c.model_path),
+            "hls_config_sha256": sha256(c.config_path), "part": preflight.PART, "board_part": preflight.BOARD_PART,
+            "clock_ns": c.clock_ns, "fclk_mhz": float(f"{1000.0 / c.clock_ns:.6g}"),
+            "tools": {k: {"path": t.path, "version": t.version_str} for k, t in self.tools.items()},
+            "timing": timing.to_dict(), "utilization": util.to_dict(),
+            "hls_estimates": json.loads(csynth.read_text()) if csynth.exists() else None,
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        dest.mkdir(parents=True, exist_ok=True)
+        # write beside, then rename: a failure here leaves the previous bitstream set intact
+        staged = {}
+        for k, src in (("bit", bit), ("hwh", hwh), ("io", self.spec_path)):
+            tmp = names[k].with_name(names[k].name + ".tmp")
+            shutil.copyfile(src, tmp)
+            staged[k] = tmp
+        tmp = names["build"].with_name(names["build"].name + ".tmp")
+        tmp.write_text(json.dumps(info, indent=1))
+        staged["build"] = tmp
+        for k, tmp in staged.items():
+            os.replace(tmp, names[k])
+        self.log(f"  timing met (WNS {timing.wns_ns} ns); LUT {util.lut:.0f}/{util.lut_available:.0f}, "
+                 f"BRAM {util.bram_tiles}/{util.bram_tiles_available:.0f}, DSP {util.dsp:.0f}/{util.dsp_available:.0f}")
+        for p in names.values():
+            self.log(f"  wrote {p}")
+        return {k: str(p) for k, p in names.items()}
+
+    # ------------------------------------------------------------------ steps: Fire RTL
+    def step_fire_project(self) -> dict:
+        from .fire import FireExportError, write_fire_project
+
+        try:
+            return write_fire_project(self.cfg.model_path, self.cfg.config_path, self.cfg.fire, self.out / "fire",
+                                      self.cfg.clock_ns)
+        except FireExportError as e:
+            raise BuildError(str(e)) from None
+
+    def step_fire_rtl(self) -> dict:
+        from .fire import fire_hls_settings
+
+        settings = fire_hls_settings(self.out / "fire", self.cfg.fire, self.cfg.clock_ns)
+        cfg = tclgen.write_config(self.tcl_dir / "fire_rtl_config.tcl", settings)
+        entry = tclgen.write_entry(self.tcl_dir / "fire_rtl.tcl", cfg, tclgen.HLS_SCRIPTS / "build_ip.tcl")
+        if self.vendor("hls", self.hls_cmd(entry), self.vitis_dir, "fire_rtl.log", "Vitis HLS export of the Fire RTL") is None:
+            return {}
+        return {"verilog": str(self.vitis_dir / settings["hls_project"] / "solution1" / "impl" / "verilog")}
+
+    def step_fire_copy(self) -> dict:
+        from .fire import FireExportError, copy_fire_rtl, fire_hls_settings
+
+        settings = fire_hls_settings(self.out / "fire", self.cfg.fire, self.cfg.clock_ns)
+        src = self.vitis_dir / settings["hls_project"] / "solution1" / "impl" / "verilog"
+        dest = Path(self.cfg.fire_rtl_dir or REPO / "build" / "fire_rtl" / self.cfg.fire)
+        if self.cfg.dry_run:
+            self.log(f"  dry run, would copy {src}/*.v (+ shim with in_/out_ port names) to {dest}")
+            return {}
+        try:
+            info = copy_fire_rtl(src, dest, settings["top"], self.out / "fire")
+        except FireExportError as e:
+            raise BuildError(str(e)) from None
+        self.log(f"  Fire RTL in {dest}: run the bench with HLS_FIRE_RTL_DIR={dest}")
+        return info
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> int:
+        c = self.cfg
+        self.log(f"build {c.target} of {c.model} in {self.out}{' (dry run)' if c.dry_run else ''}")
+        problems = self.preflight()
+        if problems:
+            for p in problems:
+                print(f"preflight: {p}", file=sys.stderr)
+            print(f"preflight failed ({len(problems)} problem{'s' if len(problems) > 1 else ''}); nothing was built",
+                  file=sys.stderr)
+            return 2
+        self.prepare_markers()
+        for step in c.steps:
+            if self.done(step):
+                self.log(f"[{step}] done earlier, skipped ({self.marker(step)})")
+                continue
+            self.log(f"[{step}] {getattr(self, 'step_' + step).__doc__.splitlines()[0]}")
+            t0 = time.time()
+            try:
+                info = getattr(self, "step_" + step)()
+            except BuildError as e:
+                print(f"build_bitstream: step {step} failed: {e}", file=sys.stderr)
+                print("earlier steps' outputs are kept; fix the problem and re-run (finished steps are skipped)",
+                      file=sys.stderr)
+                return 1
+            if c.dry_run and step in VENDOR_STEPS or (c.dry_run and step in ("collect", "fire_copy")):
+                continue  # not run: no marker
+            self.mark(step, {"seconds": round(time.time() - t0, 1), **(info or {})})
+            self.log(f"[{step}] ok ({time.time() - t0:.1f} s)")
+        if c.dry_run:
+            self.log("dry run finished; vendor commands that a full build runs:")
+            for line in self.would_run:
+                self.log(f"  {line}")
+        return 0
+
+
+def parse_args(argv=None) -> BuildConfig:
+    p = argparse.ArgumentParser(prog="scripts/build_bitstream.sh", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="squeezenet_fmnist", help="model name: hw/models/NAME.keras + hls_config/NAME.yml")
+    p.add_argument("--out", help="build directory (default build/bitstream/NAME, build/fire_rtl_prj/NAME for --fire-rtl)")
+    p.add_argument("--clock-ns", type=float, default=10.0, help="PL clock period in ns (FCLK_CLK0; default 10 = 100 MHz)")
+    p.add_argument("--jobs", type=int, default=4, help="parallel Vivado jobs")
+    p.add_argument("--dry-run", action="store_true", help="run what needs no Xilinx tool, print the vendor commands")
+    p.add_argument("--from-step", help="re-run from this step (steps: " + ", ".join(BITSTREAM_STEPS) + "; with "
+                   "--fire-rtl: " + ", ".join(FIRE_STEPS) + ")")
+    p.add_argument("--csim-images", type=int, default=10, help="test images in the C simulation (default 10)")
+    p.add_argument("--board-repo", default="", help="directory holding the PYNQ-Z2 board files (else Vivado's store)")
+    p.add_argument("--bitstream-dir", default=str(REPO / "bitstreams"), help="where the .bit/.hwh/.json go")
+    p.add_argument("--fire-rtl", action="store_true", help="export the Verilog of one Fire module instead")
+    p.add_argument("--fire", default="fire2", help="the Fire module to export with --fire-rtl (default fire2)")
+    p.add_argument("--fire-rtl-dir", default="", help="where --fire-rtl copies the Verilog (HLS_FIRE_RTL_DIR; "
+                   "default build/fire_rtl/FIRE)")
+    a = p.parse_args(argv)
+    target = "fire-rtl" if a.fire_rtl else "bitstream"
+    steps = FIRE_STEPS if a.fire_rtl else BITSTREAM_STEPS
+    if a.from_step and a.from_step not in steps:
+        p.error(f"unknown step {a.from_step!r}; steps: {', '.join(steps)}")
+    if not a.clock_ns > 0:
+        p.error(f"--clock-ns must be positive, got {a.clock_ns}")
+    if a.jobs < 1 or a.csim_images < 1:
+        p.error("--jobs and --csim-images must be at least 1")
+    if not a.model.replace("_", "").isalnum():
+        p.error(f"model name {a.model!r}: letters, digits and underscores only")
+    out = a.out or str(REPO / "build" / ("fire_rtl_prj" if a.fire_rtl else "bitstream") / a.model)
+    return BuildConfig(model=a.model, out=out, clock_ns=a.clock_ns, jobs=a.jobs, dry_run=a.dry_run,
+                       from_step=a.from_step, csim_images=a.csim_images, board_repo=a.board_repo,
+                       bitstream_dir=a.bitstream_dir, target=target, fire=a.fire, fire_rtl_dir=a.fire_rtl_dir)
+
+
+def main(argv=None) -> int:
+    return Build(parse_args(argv), log=lambda s: print(s, flush=True)).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
