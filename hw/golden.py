@@ -131,21 +131,23 @@ class ConvParams:
         return Format(self.out_bits, self.out_frac, self.out_signed, self.overflow)
 
 
-def _matmul_exact(a: np.ndarray, b: np.ndarray, a_absmax: int) -> np.ndarray:
-    """Exact int64 a @ b through BLAS: float32 when every partial sum stays below 2**24, float64
-    below 2**53 (integers are exact there in any summation order), int64 otherwise."""
-    bound = int(a_absmax) * int(np.abs(b).sum(axis=0).max(initial=0))
+def _exact_dtype(bound: int):
+    """The cheapest dtype in which integer dot products with partial sums below `bound` are exact
+    in any summation order (float32 below 2**24, float64 below 2**53), else int64."""
     if bound < (1 << 24):
-        return (a.astype(np.float32) @ b.astype(np.float32)).astype(np.int64)
+        return np.float32
     if bound < (1 << 53):
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    return a.astype(np.int64) @ b.astype(np.int64)
+        return np.float64
+    return np.int64
 
 
 def conv2d_acc(x: np.ndarray, p: ConvParams) -> np.ndarray:
-    """Exact accumulator of a 'same' conv. x: int (N, H, W, Cin) or (H, W, Cin)."""
+    """Exact accumulator of a 'same' conv. x: int (N, H, W, Cin) or (H, W, Cin).
+
+    im2col + one BLAS matmul per chunk of images; the dtype is chosen from the actual bound
+    max|x| * max_o sum|w[:, o]| so that the float result is the exact integer."""
     single = x.ndim == 3
-    x = np.asarray(x, dtype=np.int64)
+    x = np.asarray(x)
     if single:
         x = x[None]
     kh, kw, cin, cout = p.weight.shape
@@ -153,21 +155,26 @@ def conv2d_acc(x: np.ndarray, p: ConvParams) -> np.ndarray:
     if c != cin:
         raise ValueError(f"input has {c} channels, conv expects {cin}")
     wmat = np.asarray(p.weight, dtype=np.int64).reshape(kh * kw * cin, cout)
-    xmax = int(np.abs(x).max(initial=0))
+    xmax = int(np.abs(x).max(initial=0)) if x.size else 0
+    dt = _exact_dtype(xmax * int(np.abs(wmat).sum(axis=0).max(initial=0)))
+    xd, wd = x.astype(dt), wmat.astype(dt)
     # TensorFlow 'same' padding puts the odd extra row/column at the bottom/right.
     ph, pw = (kh - 1) // 2, (kw - 1) // 2
     acc = np.empty((n, h, w, cout), dtype=np.int64)
-    per_image = h * w * kh * kw * cin
-    step = max(1, _CHUNK_ELEMS // max(per_image, 1))
+    step = max(1, _CHUNK_ELEMS // max(h * w * kh * kw * cin, 1))
     for s in range(0, n, step):
-        xs = x[s:s + step]
+        xs = xd[s:s + step]
+        m = len(xs)
         if kh == 1 and kw == 1:
             cols = xs.reshape(-1, cin)
         else:
             xp = np.pad(xs, ((0, 0), (ph, kh - 1 - ph), (pw, kw - 1 - pw), (0, 0)))
-            cols = np.stack([xp[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)], axis=3)
+            cols = np.empty((m, h, w, kh * kw, cin), dtype=dt)
+            for i in range(kh):
+                for j in range(kw):
+                    cols[:, :, :, i * kw + j, :] = xp[:, i:i + h, j:j + w, :]
             cols = cols.reshape(-1, kh * kw * cin)
-        acc[s:s + step] = _matmul_exact(cols, wmat, xmax).reshape(len(xs), h, w, cout)
+        acc[s:s + step] = (cols @ wd).reshape(m, h, w, cout)
     acc = (acc << np.int64(p.prod_shift)) + np.asarray(p.bias, dtype=np.int64)
     return acc[0] if single else acc
 
@@ -439,8 +446,10 @@ class GoldenNet:
                 return l
         raise KeyError(f"no layer named {name!r}; layers: {', '.join(l.name for l in self.layers)}")
 
-    def forward(self, x: np.ndarray, return_all: bool = False):
-        """Raw int64 logits (N, n_classes) of uint8 images (N, H, W, C) (value = byte / 256)."""
+    def forward(self, x: np.ndarray, return_all: bool = False, batch_size: int = 256):
+        """Raw int64 logits (N, n_classes) of uint8 images (N, H, W, C) (value = byte / 256).
+
+        return_all=True also returns every layer's output Tensor (by layer name)."""
         x = np.asarray(x)
         if x.ndim == len(self.input_shape):
             x = x[None]
@@ -449,6 +458,16 @@ class GoldenNet:
         if x.dtype != np.uint8:
             if not np.issubdtype(x.dtype, np.integer) or x.size and (x.min() < 0 or x.max() > 255):
                 raise GoldenError(f"input must be uint8 pixel bytes (0..255), got dtype {x.dtype}")
+        if return_all:
+            t = self._forward_all(x)
+            return t[self.output_name].q, t
+        if len(x) <= batch_size:
+            return self._forward_all(x)[self.output_name].q
+        # Chunks of images keep the intermediate tensors small (cache-friendly, bounded memory).
+        return np.concatenate([self._forward_all(x[s:s + batch_size])[self.output_name].q
+                               for s in range(0, len(x), batch_size)])
+
+    def _forward_all(self, x: np.ndarray) -> dict:
         t: dict[str, Tensor] = {}
         for l in self.layers:
             ins = []
@@ -456,8 +475,7 @@ class GoldenNet:
                 a = t[src]
                 ins.append(a if fmt is None else Tensor(fmt.quantize(a.q, a.frac), fmt.frac))
             t[l.name] = self._run(l, ins, x)
-        out = t[self.output_name].q
-        return (out, t) if return_all else out
+        return t
 
     @staticmethod
     def _run(l: Layer, ins: list, x: np.ndarray) -> Tensor:
