@@ -222,6 +222,7 @@ def extract_layers(model, assumed_bits: int = 8) -> list[Layer]:
     import numpy as np
 
     inputs = model.layers
+    model_quant = any(hasattr(l, "kq") for l in inputs)  # HGQ2 model (else float, assumed widths)
     consumers: dict[str, list] = {}
     alias: dict[str, str] = {}  # keras layer -> layer whose output it forwards (Dropout, BN)
     for l in inputs:
@@ -270,7 +271,7 @@ def extract_layers(model, assumed_bits: int = 8) -> list[Layer]:
         srcs = [resolve(_src(t)) for t in ins]
         in_bits = stream[srcs[0]][1]
         in_shape, out_shape = _hw(ins[0].shape), _hw(l.output.shape)
-        quant = hasattr(l, "kq") or hasattr(l, "iq")
+        quant = model_quant
         if cls in ("Dropout", "BatchNormalization"):
             alias[l.name] = srcs[0]
             continue
@@ -340,6 +341,11 @@ def _pixels(shape) -> int:
 
 
 FIFO_MODES = ("full", "min")
+
+
+def stream_depths(p: "Plan") -> dict:
+    """Per-layer output-stream depths the plan assumed (for hw/hls.py to apply as stream pragmas)."""
+    return {l.name: fifo_depths(l, p.fifo) for l in p.layers}
 
 
 def fifo_depths(layer: Layer, mode: str = "full") -> list[int]:
@@ -757,11 +763,14 @@ def refusal_rows(variants=("1.0", "1.1"), bits=(8, 4), budget: Budget | None = N
 
 
 def refusal_markdown(rows) -> str:
-    out = ["| model | weight bits/param | params | weight bits | BRAM bits (chip / 80 % budget) | result |",
-           "|---|--:|--:|--:|--:|---|"]
+    out = ["| model | weight bits/param | params | weight bits | weights alone, BRAM18 (perfect packing) | "
+           "BRAM bits (chip / 80 % budget) | result |",
+           "|---|--:|--:|--:|--:|--:|---|"]
     for r in rows:
         out.append(f"| SqueezeNet {r['variant']} | {r['bits']} | {r['params']:,} | {r['weight_bits']:,} "
-                   f"({r['weight_bits'] / r['chip_bram_bits']:.2f}x chip) | {r['chip_bram_bits']:,} / "
+                   f"({r['weight_bits'] / r['chip_bram_bits']:.2f}x chip) | "
+                   f"{math.ceil(r['weight_bits'] / BRAM18_BITS):,} of {r['budget_bram_bits'] // BRAM18_BITS} | "
+                   f"{r['chip_bram_bits']:,} / "
                    f"{r['budget_bram_bits']:,} | {'REFUSED: ' + r['reason'] if r['refused'] else 'fits'} |")
     return "\n".join(out)
 

@@ -1,0 +1,89 @@
+"""Modeled accelerator figures for the README: per-layer plan of the deployed model, balanced folding
+vs one uniform ReuseFactor, images/s at 100 MHz, and the ImageNet SqueezeNet refusal table.
+
+Every figure comes from hw.budget's analytical model (see its docstring), not from synthesis.
+Usage: python scripts/benchmark_accelerator.py [--model hw/models/squeezenet_fmnist.keras] [--clock-ns 10]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="hw/models/squeezenet_fmnist.keras")
+    ap.add_argument("--clock-ns", type=float, default=10.0)
+    ap.add_argument("--skip-imagenet", action="store_true")
+    a = ap.parse_args(argv)
+    from hw import budget as B
+    from hw.model import ModelError, load_model
+
+    try:
+        model = load_model(a.model)
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    layers = B.extract_layers(model)
+    mhz = 1000 / a.clock_ns
+    print(f"# Accelerator model: {a.model} at {mhz:.0f} MHz (analytical estimates, hw/budget.py)\n")
+
+    results = []
+    for fifo in B.FIFO_MODES:
+        for mult in ("auto", "pack", "fabric"):
+            kw = dict(mult=B.MultRule(mult), clock_ns=a.clock_ns, fifo=fifo)
+            t = time.perf_counter()
+            try:
+                best = B.optimize(layers, **kw)
+                uni = B.uniform_baseline(layers, **kw)
+                results.append((fifo, mult, best, uni, time.perf_counter() - t, None))
+            except B.BudgetError as e:
+                results.append((fifo, mult, None, None, time.perf_counter() - t, str(e)))
+
+    deployed = next(r for r in results if r[0] == "full" and r[1] == "auto")
+    print("## Deployed plan (hls4ml default FIFO depths, default multiplier mapping), balanced folding\n")
+    if deployed[2] is not None:
+        print(deployed[2].markdown())
+    else:
+        print("REFUSED:", deployed[5])
+    print("\n## Balanced folding vs one uniform ReuseFactor (same budget: BRAM18 <= 80 %, 220 DSP, 53,200 LUT)\n")
+    print("| FIFO depths | multipliers | balanced: II cycles (bottleneck) | images/s | BRAM18 | DSP | LUT | "
+          "uniform RF | uniform: II cycles | images/s | ratio | optimizer time |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for fifo, mult, best, uni, dt, err in results:
+        if best is None:
+            print(f"| {fifo} | {mult} | refused: {err.splitlines()[-1].strip()} | | | | | | | | | {dt:.2f} s |")
+            continue
+        print(f"| {fifo} | {mult} | {best.ii_cycles:,} ({best.bottleneck.name}) | {best.images_per_s:,.0f} | "
+              f"{best.bram18} | {best.dsp} | {best.lut:,} | {uni.uniform_rf} | {uni.ii_cycles:,} | "
+              f"{uni.images_per_s:,.0f} | {best.images_per_s / uni.images_per_s:.2f}x | {dt:.2f} s |")
+    ok = [r for r in results if r[2] is not None]
+    top = max(ok, key=lambda r: r[2].images_per_s)
+    p = top[2]
+    print(f"\nBest modeled throughput: {p.images_per_s:,.0f} images/s at {mhz:.0f} MHz "
+          f"(FIFO depths '{top[0]}', multipliers '{top[1]}'), bottleneck {p.bottleneck.name} "
+          f"(RF {p.bottleneck.rf}, {p.ii_cycles:,} cycles/image).")
+    if p.images_per_s < 10_000:
+        nxt = [l for l in p.layers if l.has_weights and l.ii_cycles > 1e9 / a.clock_ns / 10_000]
+        print("10,000 images/s not reached: these layers exceed "
+              f"{1e9 / a.clock_ns / 10_000:,.0f} cycles/image: "
+              + ", ".join(f"{l.name} ({l.ii_cycles:,} at RF {l.rf})" for l in nxt)
+              + f"; the next smaller valid RF of the bottleneck does not fit the budget "
+                f"(used: BRAM18 {p.bram18}, DSP {p.dsp}, LUT {p.lut:,}).")
+    print("\nPer-Fire-module II of the best plan (cycles per image; RTL: multiplies per cycle = mults):\n")
+    print("| layer | RF | mults (products/cycle) | II cycles |\n|---|--:|--:|--:|")
+    for l in p.layers:
+        if l.has_weights:
+            print(f"| {l.name} | {l.rf} | {l.mults} | {l.ii_cycles:,} |")
+    if not a.skip_imagenet:
+        print("\n## ImageNet SqueezeNet on the XC7Z020 (float Keras models, assumed weight width)\n")
+        print(B.refusal_markdown(B.refusal_rows()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
