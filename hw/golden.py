@@ -259,6 +259,8 @@ def f32_round_half_up(num: np.ndarray, p: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=np.int64)
     p = np.asarray(p, dtype=np.int64)
     # Write z + 0.5 = t / 2**(p + 1) exactly, then round t to 24 significant bits, then floor.
+    if p.size and (p.max() > 60 or np.abs(num).max() >= (1 << 52) or (np.int64(1) << p).max() >= (1 << 52)):
+        raise GoldenError("value out of the exactly emulated float32 range")
     t = 2 * num + (np.int64(1) << p)
     mag, neg = np.abs(t), t < 0
     m, d = _round_sig(mag, np.zeros(mag.shape, dtype=bool))
@@ -290,14 +292,13 @@ def f32_div(s: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.where(a == 0, 0, num), np.where(a == 0, 0, p)
 
 
-def gap_forward(q: np.ndarray, in_frac: int, out: Format) -> np.ndarray:
-    """HGQ2/TensorFlow global average pooling of quantized (N, H, W, C) integers at `in_frac`,
-    followed by the output quantizer `out`, reproduced in integer arithmetic."""
-    n, h, w, c = q.shape
-    s = q.reshape(n, h * w, c).sum(axis=1)
-    num, p = f32_div(s, h * w)  # mean = num / 2**(p + in_frac)
+def gap_from_sum(s: np.ndarray, count: int, in_frac: int, out: Format) -> np.ndarray:
+    """Output-quantized mean of `count` values whose integer sum (at in_frac) is `s`, as HGQ2
+    computes it in float32: fl32(s / count), then floor(fl32(mean * 2**out.frac + 0.5)), then
+    the overflow mode of `out`. All in integer arithmetic."""
+    num, p = f32_div(s, count)  # mean = num / 2**(p + in_frac)
     if out.bits <= 0:
-        return np.zeros_like(s)
+        return np.zeros_like(num)
     # z = mean * 2**out.frac = num / 2**(p + in_frac - out.frac), then floor(fl32(z + 0.5)).
     sh = p + in_frac - out.frac
     num = np.where(sh < 0, num << np.maximum(-sh, 0), num)
@@ -308,13 +309,19 @@ def gap_forward(q: np.ndarray, in_frac: int, out: Format) -> np.ndarray:
     return requantize(r, 0, out.bits, out.signed, out.overflow)
 
 
-def gap_exact(q: np.ndarray, in_frac: int, out: Format) -> np.ndarray:
-    """Global average pooling with the mean rounded exactly (round half up of the true quotient),
-    i.e. what an ideal integer divider computes; compared with gap_forward to measure how often
-    float32 changes a logit."""
+def gap_forward(q: np.ndarray, in_frac: int, out: Format) -> np.ndarray:
+    """HGQ2/TensorFlow global average pooling of quantized (N, H, W, C) integers at `in_frac`,
+    followed by the output quantizer `out`, reproduced in integer arithmetic. The float32 sum is
+    exact (f32_div refuses sums >= 2**24), so only the division and the rounding can differ from
+    exact arithmetic; both are emulated."""
     n, h, w, c = q.shape
-    s = q.reshape(n, h * w, c).sum(axis=1)
-    count = h * w
+    return gap_from_sum(q.reshape(n, h * w, c).sum(axis=1), h * w, in_frac, out)
+
+
+def gap_exact_from_sum(s: np.ndarray, count: int, in_frac: int, out: Format) -> np.ndarray:
+    """The mean rounded exactly (round half up of the true quotient), i.e. what an ideal integer
+    divider computes; compared with gap_from_sum to measure how often float32 changes a logit."""
+    s = np.asarray(s, dtype=np.int64)
     sh = in_frac - out.frac
     if sh >= 0:  # round_half_up(s / (count * 2**sh)) = floor((2 s + D) / (2 D))
         den = count << sh
@@ -523,19 +530,11 @@ class GoldenNet:
         return out
 
 
-def _producer_and_consumers(model):
-    consumers: dict[int, list] = {}
-    for layer in model.layers:
-        for k, tensor in enumerate(_layer_inputs(layer)):
-            if layer.__class__.__name__ == "InputLayer":
-                continue
-            consumers.setdefault(id(tensor), []).append((layer, k))
-    return consumers
+def extract(model, fuse_fires: bool = True) -> GoldenNet:
+    """Derive the integer network from a trained HGQ2 Keras model's quantizers (not from hls4ml).
 
-
-def extract(model) -> GoldenNet:
-    """Derive the integer network from a trained HGQ2 Keras model's quantizers (not from hls4ml)."""
-    consumers = _producer_and_consumers(model)
+    fuse_fires=False keeps every Keras layer as its own step (no FireParams): the tests use it to
+    check that the fused Fire modules (the RTL's unit) compute the same integers."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise GoldenError("the golden model supports one input and one output")
     name_of: dict[int, str] = {}
@@ -604,7 +603,8 @@ def extract(model) -> GoldenNet:
     out_name = name_of[id(model.outputs[0])]
     if by_name[out_name].out_format is None:
         raise GoldenError(f"output layer {out_name} has no output quantizer: logits have no fixed-point format")
-    layers = _fuse_fires(layers, model, consumers, name_of)
+    if fuse_fires:
+        layers = _fuse_fires(layers)
     return GoldenNet(layers, layers[0].name, out_name, model.inputs[0].shape[1:])
 
 
@@ -622,7 +622,7 @@ def _consumer_formats(name: str, layers_by_name: dict, users: dict) -> list:
     return fmts
 
 
-def _fuse_fires(layers: list, model, consumers, name_of) -> list:
+def _fuse_fires(layers: list) -> list:
     """Replace squeeze -> (expand1x1 || expand3x3) -> concat by one `fire` step (FireParams), whose
     output format is that of the quantizer consuming the concat (all consumers must agree)."""
     by_name = {l.name: l for l in layers}
