@@ -51,15 +51,17 @@ class BuildConfig:
     target: str = "bitstream"  # or "fire-rtl"
     fire: str = "fire2"
     fire_rtl_dir: str = ""
+    model_file: str = ""  # default hw/models/<model>.keras
+    config_file: str = ""  # default hls_config/<model>.yml
     python: str = field(default=sys.executable, repr=False)
 
     @property
     def model_path(self) -> Path:
-        return REPO / "hw" / "models" / f"{self.model}.keras"
+        return Path(self.model_file).resolve() if self.model_file else REPO / "hw" / "models" / f"{self.model}.keras"
 
     @property
     def config_path(self) -> Path:
-        return REPO / "hls_config" / f"{self.model}.yml"
+        return Path(self.config_file).resolve() if self.config_file else REPO / "hls_config" / f"{self.model}.yml"
 
     @property
     def out_dir(self) -> Path:
@@ -152,7 +154,7 @@ class Build:
             problems += preflight.check_part_and_board(self.tools["vivado"], c.board_repo
                                                        or os.environ.get("PYNQ_Z2_BOARD_REPO", ""), self.log_dir)
         if c.target == "bitstream" and any(s in todo for s in ("hls_project", "hls_ip", "vivado_bitstream")):
-            problems += preflight.check_budget(c.model_path, c.config_path)
+            problems += preflight.check_budget(c.model_path, c.config_path, c.clock_ns)
         return problems
 
     def inputs_changed(self) -> bool:
@@ -223,7 +225,7 @@ class Build:
     def step_hls_project(self) -> dict:
         """hls4ml project (Vitis backend, io_stream) + AXI wrapper + io_spec.json, by hw.hls."""
         c = self.cfg
-        cmd = [c.python, "-m", "hw.hls", "--config", c.config_path, "--out", self.hls_dir]
+        cmd = [c.python, "-m", "hw.hls", "--config", c.config_path, "--model", c.model_path, "--out", self.hls_dir]
         text = self.run_cmd(cmd, REPO, "hls_project.log", "hls4ml project generation (hw.hls)")
         if "No module named hw.hls" in text:
             raise BuildError("hw/hls.py is missing from this checkout")
@@ -386,7 +388,7 @@ class Build:
             raise BuildError(f"{hwh} does not match the io spec: " + "; ".join(problems))
         csynth = self.report_dir / "csynth.json"
         info = {
-            "model": c.model, "model_file": str(c.model_path.relative_to(REPO)), "model_sha256": sha256(c.model_path),
+            "model": c.model, "model_file": c.model_path.name, "model_sha256": sha256(c.model_path),
             "hls_config_sha256": sha256(c.config_path), "part": preflight.PART, "board_part": preflight.BOARD_PART,
             "clock_ns": c.clock_ns, "fclk_mhz": float(f"{1000.0 / c.clock_ns:.6g}"),
             "tools": {k: {"path": t.path, "version": t.version_str} for k, t in self.tools.items()},
@@ -488,6 +490,8 @@ def parse_args(argv=None) -> BuildConfig:
     p = argparse.ArgumentParser(prog="scripts/build_bitstream.sh", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="squeezenet_fmnist", help="model name: hw/models/NAME.keras + hls_config/NAME.yml")
     p.add_argument("--out", help="build directory (default build/bitstream/NAME, build/fire_rtl_prj/NAME for --fire-rtl)")
+    p.add_argument("--model-file", default="", help="the .keras file (default hw/models/NAME.keras)")
+    p.add_argument("--config-file", default="", help="the hls4ml YAML (default hls_config/NAME.yml)")
     p.add_argument("--clock-ns", type=float, default=10.0, help="PL clock period in ns (FCLK_CLK0; default 10 = 100 MHz)")
     p.add_argument("--jobs", type=int, default=4, help="parallel Vivado jobs")
     p.add_argument("--dry-run", action="store_true", help="run what needs no Xilinx tool, print the vendor commands")
@@ -514,7 +518,8 @@ def parse_args(argv=None) -> BuildConfig:
     out = a.out or str(REPO / "build" / ("fire_rtl_prj" if a.fire_rtl else "bitstream") / a.model)
     return BuildConfig(model=a.model, out=out, clock_ns=a.clock_ns, jobs=a.jobs, dry_run=a.dry_run,
                        from_step=a.from_step, csim_images=a.csim_images, board_repo=a.board_repo,
-                       bitstream_dir=a.bitstream_dir, target=target, fire=a.fire, fire_rtl_dir=a.fire_rtl_dir)
+                       bitstream_dir=a.bitstream_dir, target=target, fire=a.fire, fire_rtl_dir=a.fire_rtl_dir,
+                       model_file=a.model_file, config_file=a.config_file)
 
 
 def main(argv=None) -> int:

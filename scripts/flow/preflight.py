@@ -168,9 +168,10 @@ def check_gxx() -> list[str]:
     return []
 
 
-def check_budget(model_path: Path, config_path: Path) -> list[str]:
+def check_budget(model_path: Path, config_path: Path, clock_ns: float = 10.0) -> list[str]:
     """The budget planner decides whether the configured model fits the XC7Z020 (non-zero exit = no)."""
-    cmd = [sys.executable, "-m", "hw.budget", "--model", str(model_path), "--config", str(config_path)]
+    cmd = [sys.executable, "-m", "hw.budget", "--model", str(model_path), "--config", str(config_path),
+           "--clock-ns", str(clock_ns)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=900)
@@ -181,7 +182,14 @@ def check_budget(model_path: Path, config_path: Path) -> list[str]:
     text = (r.stdout + r.stderr).strip()
     if "No module named hw.budget" in text:
         return ["budget planner hw/budget.py is missing from this checkout: it decides whether the model fits the chip"]
-    last = [ln for ln in text.splitlines() if ln.strip()][-1:] or ["(no output)"]
-    return [f"the model does not fit the XC7Z020 per the budget planner: {last[0].strip()} "
-            f"(run `{' '.join(cmd[1:]).replace(sys.executable, 'python')}` for the table; raise ReuseFactors with "
-            "--optimize --write)"]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _is_tool_log(ln)]
+    over = [ln for ln in lines if "OVER BUDGET" in ln.upper()]
+    why = "; ".join(over) if over else (lines[-1] if lines else "(no output)")
+    return [f"the model does not fit the XC7Z020 per the budget planner: {why} (table: `python "
+            f"{' '.join(cmd[1:])}`; choose ReuseFactors with `--optimize --write`)"]
+
+
+def _is_tool_log(line: str) -> bool:
+    """TensorFlow/absl chatter on stderr (I0000 ..., WARNING: All log messages ...)."""
+    s = line.strip()
+    return s[:1] in "IWE" and s[1:5].isdigit() or s.startswith("WARNING: All log messages")
