@@ -109,6 +109,9 @@ class _FloatLayers:
     def add(self, a, b, name):
         return layers.Add(name=name)([a, b])
 
+    def quantize(self, x, name):
+        return x
+
     def gap(self, x, name):
         return layers.GlobalAveragePooling2D(name=name)(x)
 
@@ -162,9 +165,17 @@ class _QuantLayers:
         return QMaxPool2D(2, name=name, iq_conf=self.act())(x)
 
     def add(self, a, b, name):
+        """Exact sum of two tensors that are already quantized (or exact conv outputs)."""
         from hgq.layers import QAdd
 
-        return QAdd(name=name, iq_confs=(self.act(), self.act()))([a, b])
+        return QAdd(name=name, enable_iq=False)([a, b])
+
+    def quantize(self, x, name):
+        """Quantize a tensor once before it branches: hls4ml io_stream fuses a quantizer into its
+        producer only when the producer feeds nothing else."""
+        from hgq.layers import Quantizer
+
+        return Quantizer(self.act(), name=name)(x)
 
     def gap(self, x, name):
         from hgq.layers import QGlobalAveragePooling2D
@@ -174,9 +185,9 @@ class _QuantLayers:
                                        enable_oq=True, oq_conf=self.act(signed=True, bits=q.logit_bits))(x)
 
 
-def fire_module(f, x, fire: FireSpec):
+def fire_module(f, x, fire: FireSpec, input_quantized: bool = False):
     """Squeeze 1x1 -> (expand 1x1 || expand 3x3) -> concat. Expand 1x1 channels come first."""
-    s = f.conv(x, fire.squeeze, 1, f"{fire.name}_squeeze", oq=True)
+    s = f.conv(x, fire.squeeze, 1, f"{fire.name}_squeeze", oq=True, iq=None if input_quantized else "act")
     e1 = f.conv(s, fire.expand1x1, 1, f"{fire.name}_expand1x1", iq=None)
     e3 = f.conv(s, fire.expand3x3, 3, f"{fire.name}_expand3x3", iq=None)
     return layers.Concatenate(name=f"{fire.name}_concat")([e1, e3])
@@ -196,21 +207,26 @@ def build_squeezenet(spec: ArchSpec = DEFAULT_ARCH, quantized: bool = True, name
     x = f.conv(inp, spec.conv1_filters, spec.conv1_kernel, "conv1", iq="input")
     channels = spec.conv1_filters
     n_pool = 0
+    x_quantized = False
     for stage in spec.stages:
         if stage == "pool":
             n_pool += 1
             x = f.maxpool(x, f"pool{n_pool}")
+            x_quantized = True  # max pooling's input quantizer already fixed the format
             continue
         if not isinstance(stage, FireSpec):
             raise ModelError(f"unknown stage {stage!r}: expected 'pool' or a FireSpec")
-        y = fire_module(f, x, stage)
-        if spec.variant != "vanilla":
-            if channels == stage.out_channels:
-                y = f.add(x, y, f"{stage.name}_bypass")
-            elif spec.variant == "complex_bypass":
-                b = f.conv(x, stage.out_channels, 1, f"{stage.name}_bypass_conv", relu=False)
-                y = f.add(b, y, f"{stage.name}_bypass")
-        x, channels = y, stage.out_channels
+        bypass = spec.variant == "complex_bypass" or channels == stage.out_channels
+        if spec.variant == "vanilla" or not bypass:
+            y = fire_module(f, x, stage)
+        else:
+            if not x_quantized:  # the Fire input branches: quantize it once, before the branch
+                x = f.quantize(x, f"{stage.name}_in_q")
+            y = fire_module(f, x, stage, input_quantized=True)
+            if channels != stage.out_channels:
+                x = f.conv(x, stage.out_channels, 1, f"{stage.name}_bypass_conv", relu=False, iq=None)
+            y = f.add(x, y, f"{stage.name}_bypass")
+        x, channels, x_quantized = y, stage.out_channels, False
     if spec.dropout:
         x = layers.Dropout(spec.dropout, name="dropout")(x)
     x = f.conv(x, spec.num_classes, 1, "classifier", relu=False)
