@@ -116,7 +116,7 @@ class HlsConfig:
         base = create_config(output_dir=str(output_dir), project_name=r["ProjectName"], backend=r["Backend"],
                              part=r["Part"], clock_period=r["ClockPeriod"],
                              clock_uncertainty=r.get("ClockUncertainty"), io_type=r["IOType"],
-                             write_weights_txt=False)
+                             write_weights_txt=True)
         base["WriterConfig"].update(r.get("WriterConfig") or {})
         hls = r["HLSConfig"]
         base["HLSConfig"] = {"Model": dict(hls.get("Model") or {}),
@@ -195,9 +195,6 @@ def parse_config(raw, path: str | os.PathLike = "<config>") -> HlsConfig:
         raise ConfigError(f"ClockPeriod: expected a positive number of ns, got {cp!r}")
     writer = raw.get("WriterConfig") or {}
     _check_keys(writer, WRITER_KEYS, "WriterConfig")
-    if writer.get("WriteWeightsTxt"):
-        raise ConfigError("WriterConfig.WriteWeightsTxt: must be false; the weights are compiled into the "
-                          "design (no weight files loaded at run time)")
     hls = raw["HLSConfig"]
     _check_keys(hls, HLS_KEYS, "HLSConfig")
     model_cfg = hls.get("Model") or {}
@@ -508,7 +505,8 @@ def build_axi_library(project_dir: str | os.PathLike, force: bool = False) -> Pa
     if shutil.which(cxx) is None:
         raise HlsError(f"C++ compiler {cxx!r} not found (install g++)")
     flags = _cxx_flags(cxx)
-    includes = [f"-I{project_dir / 'firmware'}", f"-I{project_dir / 'firmware' / 'ap_types'}"]
+    includes = [f"-I{project_dir / 'firmware'}", f"-I{project_dir / 'firmware' / 'ap_types'}",
+                f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"']  # as hls4ml's build_lib.sh
     sources, hashed = _library_sources(project_dir)
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     digest = hashlib.sha256(json.dumps([flags, version]).encode())
@@ -529,6 +527,16 @@ def build_axi_library(project_dir: str | os.PathLike, force: bool = False) -> Pa
     return lib
 
 
+def _check_weight_files(project_dir: Path) -> None:
+    """The C simulation reads the weights from firmware/weights/*.txt on its first call and exits
+    the process if one is missing: refuse early instead."""
+    header_dir = project_dir / "firmware" / "weights"
+    missing = [h.with_suffix(".txt").name for h in sorted(header_dir.glob("*.h")) if not h.with_suffix(".txt").exists()]
+    if not header_dir.is_dir() or missing:
+        raise HlsError(f"{header_dir}: weight files missing ({', '.join(missing) or 'no weights directory'}); "
+                       f"re-run `python -m hw.hls` for this project")
+
+
 class AxiLibrary:
     """ctypes binding of `squeezenet_axi_run` (the C ABI of docs/INTERFACES.md)."""
 
@@ -537,6 +545,7 @@ class AxiLibrary:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        _check_weight_files(self.path.parent)
         self._lib = ctypes.CDLL(str(self.path))
         f = self._lib.squeezenet_axi_run
         f.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
