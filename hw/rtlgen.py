@@ -145,6 +145,7 @@ def conv_widths(p: ConvParams, x_bits: int, x_signed: bool) -> ConvWidths:
     bb = signed_bits(int(b.min()), int(b.max()))
     acc = max(signed_bits(min(neg), max(pos)), signed_bits(xlo * int(w.max()), xhi * int(w.max())),
               signed_bits(xlo * int(w.min()), xhi * int(w.min())))
+    acc = max(acc, x_bits + 1 + wb)  # the RTL sign-extends each product into the accumulator
     lo_v = min(n * (1 << p.prod_shift) + int(bo) for n, bo in zip(neg, b))
     hi_v = max(q * (1 << p.prod_shift) + int(bo) for q, bo in zip(pos, b))
     if p.relu:
@@ -360,18 +361,26 @@ def model_fires(model) -> list[tuple[FireParams, int, int]]:
     return out
 
 
-def budget_pixel_cycles(model, fire: FireParams, h: int, w: int, config=None) -> dict[str, int] | None:
-    """Per-conv cycles per pixel that hw.budget's plan asks for, or None if hw/budget.py is absent."""
+def budget_pixel_cycles(model, fire: FireParams, h: int, w: int, reuse: dict | None = None) -> dict[str, int] | None:
+    """Per-conv cycles per pixel that hw.budget's plan (at these ReuseFactors) asks for, or None if
+    hw/budget.py is absent. The planner counts cycles per image; the RTL folds per pixel."""
     try:
         from hw import budget
     except ImportError:
         return None
-    plan = budget.plan(model) if config is None else budget.plan(model, config)
-    out = {}
-    for conv in ("squeeze", "expand1x1", "expand3x3"):
-        layer = plan.layers[f"{fire.name}_{conv}"]
-        out[conv] = max(1, int(layer.ii_cycles) // (h * w))
-    return out
+    layers = {l.name: l for l in budget.plan(model, reuse).layers}
+    return {conv: max(1, int(layers[f"{fire.name}_{conv}"].ii_cycles) // (h * w))
+            for conv in ("squeeze", "expand1x1", "expand3x3")}
+
+
+def budget_fire_ii(model, fire: FireParams, reuse: dict | None = None) -> int | None:
+    """The planner's II of a whole Fire module: its slowest layer (dataflow), cycles per image."""
+    try:
+        from hw import budget
+    except ImportError:
+        return None
+    p = fire.name + "_"
+    return max(int(l.ii_cycles) for l in budget.plan(model, reuse).layers if l.name.startswith(p))
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -395,6 +404,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cycles", type=int, help="target cycles per pixel (default: the budget plan, "
                     "else fully parallel)")
+    ap.add_argument("--config", help="hls4ml YAML whose ReuseFactors the budget plan uses")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     try:
@@ -414,7 +424,12 @@ def main(argv=None) -> int:
         if a.cycles:
             fold = fold_for_pixel_cycles(fire, a.cycles)
         else:
-            target = budget_pixel_cycles(model, fire, h, w) if model is not None else None
+            reuse = None
+            if a.config:
+                from hw.budget import read_reuse
+
+                reuse = read_reuse(a.config)
+            target = budget_pixel_cycles(model, fire, h, w, reuse) if model is not None else None
             fold = fold_for_pixel_cycles(fire, target) if target else full_fold(fire)
         rtl = write_fire_rtl(fire, h, w, fold, a.out)
     except RTLError as e:

@@ -124,21 +124,12 @@ module fire_mvu #(
         slot1 <= slot;
     end
 
-    // products of stage 1, registered into stage 2
-    reg [PI*PO*PW-1:0] p2;
+    // stage 2 control (products are registered per lane below)
     reg v2, first2, clast2, glast2;
     reg [GW-1:0] go2;
     reg [SW-1:0] slot2;
     reg [BW-1:0] b2;
-    integer i, j;
-    reg signed [PW-1:0] xe, we;
     always @(posedge clk) begin
-        for (j = 0; j < PO; j = j + 1)
-            for (i = 0; i < PI; i = i + 1) begin
-                xe = X_SIGNED ? $signed(x_chunk[i*XB +: XB]) : $signed({1'b0, x_chunk[i*XB +: XB]});
-                we = $signed(w1[(j*PI+i)*WB +: WB]);
-                p2[(j*PI+i)*PW +: PW] <= xe * we;
-            end
         if (rst) v2 <= 1'b0;
         else v2 <= v1;
         first2 <= first1;
@@ -149,21 +140,12 @@ module fire_mvu #(
         b2 <= b1;
     end
 
-    // ---------------- stage 2: adder tree over PI lanes, accumulate ----------------
-    reg [PO*ACC_W-1:0] acc3;
+    // stage 3 control
     reg v3, glast3;
     reg [GW-1:0] go3;
     reg [SW-1:0] slot3;
     reg [BW-1:0] b3;
-    reg signed [ACC_W-1:0] s, a;
     always @(posedge clk) begin
-        for (j = 0; j < PO; j = j + 1) begin
-            s = {ACC_W{1'b0}};
-            for (i = 0; i < PI; i = i + 1)
-                s = s + $signed(p2[(j*PI+i)*PW +: PW]);
-            a = $signed(acc3[j*ACC_W +: ACC_W]);
-            if (v2) acc3[j*ACC_W +: ACC_W] <= first2 ? s : a + s;
-        end
         if (rst) v3 <= 1'b0;
         else v3 <= v2 && clast2;
         glast3 <= glast2;
@@ -171,6 +153,39 @@ module fire_mvu #(
         slot3 <= slot2;
         if (v2 && clast2) b3 <= b2;
     end
+
+    // ---------------- datapath, structural (one multiplier / adder per instance) ----------------
+    // stage 1 -> 2: PI x PO products, registered; stage 2: balanced adder tree over the PI lanes of
+    // each output, then accumulate (first chunk of a group loads, later chunks add).
+    localparam integer PI2 = 1 << $clog2(PI + 0);   // tree leaves (power of two >= PI)
+    localparam integer NL = (PI2 < 1) ? 1 : PI2;
+    wire [PO*ACC_W-1:0] acc3;
+    genvar gi, gj, gk;
+    generate
+        for (gj = 0; gj < PO; gj = gj + 1) begin : out_lane
+            wire [2*NL*ACC_W-1:0] tree;   // heap: node k at [k*ACC_W +: ACC_W], leaves NL..2NL-1
+            for (gi = 0; gi < NL; gi = gi + 1) begin : mul
+                if (gi < PI) begin : real_lane
+                    wire [XB-1:0] xr = x_chunk[gi*XB +: XB];
+                    wire signed [XB:0] xe = X_SIGNED ? {xr[XB-1], xr} : {1'b0, xr};
+                    wire signed [WB-1:0] we = w1[(gj*PI+gi)*WB +: WB];
+                    wire signed [PW-1:0] pr = xe * we;
+                    reg signed [PW-1:0] pq;
+                    always @(posedge clk) pq <= pr;
+                    assign tree[(NL+gi)*ACC_W +: ACC_W] = {{(ACC_W+1-PW){pq[PW-1]}}, pq[PW-2:0]};
+                end else begin : pad_lane
+                    assign tree[(NL+gi)*ACC_W +: ACC_W] = {ACC_W{1'b0}};
+                end
+            end
+            for (gk = 1; gk < NL; gk = gk + 1) begin : node
+                assign tree[gk*ACC_W +: ACC_W] = tree[(2*gk)*ACC_W +: ACC_W] + tree[(2*gk+1)*ACC_W +: ACC_W];
+            end
+            wire [ACC_W-1:0] sum = (NL == 1) ? tree[NL*ACC_W +: ACC_W] : tree[ACC_W +: ACC_W];
+            reg [ACC_W-1:0] acc;
+            always @(posedge clk) if (v2) acc <= first2 ? sum : acc + sum;
+            assign acc3[gj*ACC_W +: ACC_W] = acc;
+        end
+    endgenerate
 
     // ---------------- stage 3: bias, ReLU, round half up, overflow ----------------
     localparam signed [VW-1:0] ONE = 1;

@@ -46,9 +46,10 @@ def _parse_results(xml_path: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def run_bench(*, fire: FireParams, h: int, w: int, sources, includes, toplevel: str, build_dir,
-              frames: int = 2, seed: int = 0, testcase=None, in_prefix: str = "in", out_prefix: str = "out",
+              frames: int = 2, seed: int = 0, test_filter: str | None = None, in_prefix: str = "in", out_prefix: str = "out",
               cycles_per_pixel: int | None = None, throughput_frames: int = 3) -> SimResult:
-    """Compile `sources` with Icarus and run the bench's tests (all, or `testcase`) on them."""
+    """Compile `sources` with Icarus and run the bench's tests (all, or those matching the regex
+    `test_filter`) on them."""
     from cocotb_tools.runner import get_runner
 
     build_dir = Path(build_dir).resolve()
@@ -72,7 +73,7 @@ def run_bench(*, fire: FireParams, h: int, w: int, sources, includes, toplevel: 
     res = SimResult()
     try:
         runner.test(test_module=BENCH_MODULE, hdl_toplevel=toplevel, build_dir=build_dir,
-                    test_dir=build_dir, testcase=testcase, extra_env={"FIRE_CASE": str(case_file)},
+                    test_dir=build_dir, test_filter=test_filter, extra_env={"FIRE_CASE": str(case_file)},
                     results_xml=str(xml), log_file=build_dir / "sim.log")
     except SystemExit as e:  # cocotb's runner exits when a test fails (under pytest) or the sim dies
         res.exit_error = f"runner exited with {e.code}"
