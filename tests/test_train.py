@@ -98,7 +98,7 @@ def test_smoke_training_run(tmp_path, fmnist):
     from hw.model import load_model
 
     r = _cli("--name", "smoke", "--limit", "256", "--float-epochs", "1", "--qat-epochs", "1",
-             "--work-dir", str(tmp_path / "work"), "--out-dir", str(tmp_path / "out"), "--verbose", "0", timeout=600)
+             "--work-dir", str(tmp_path / "work"), "--out-dir", str(tmp_path / "out"), "--verbose", "0", timeout=1800)
     assert r.returncode == 0, r.stderr[-2000:]
     meta = json.loads((tmp_path / "out" / "smoke.json").read_text())
     model = load_model(tmp_path / "out" / "smoke.keras")
