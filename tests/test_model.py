@@ -193,22 +193,14 @@ def _convert(model, out_dir):
         part="xc7z020clg400-1", project_name="squeezenet")
 
 
-_BYPASS_XFAIL = pytest.mark.xfail(
-    strict=True, raises=NotImplementedError,
-    reason="hls4ml 1.3.0 cannot fuse the two input quantizers on a bypass branch point (see docstring)")
-
-
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize("variant", [v if v == "vanilla" else pytest.param(v, marks=_BYPASS_XFAIL) for v in VARIANTS])
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_hgq2_form_converts_to_io_stream(models, variant, tmp_path):
     """Conversion only (no C compile): every activation quantizer must fuse into its producer.
 
-    hls4ml 1.3.0 fuses a quantizer only when its input feeds nothing else; a bypass makes the Fire
-    module's input feed both the squeeze conv and the Add (or bypass conv), each with its own input
-    quantizer, so the conversion raises "Heterogenous quantization for activations is only supported
-    with IOType=io_parallel" (first for fire3_squeeze_iq in simple bypass, fire2_squeeze_iq in
-    complex bypass). Strict xfail: the test fails as soon as hw/model.py quantizes a branching
-    tensor once (before the branch) and conversion succeeds, so the marker must then go.
+    hls4ml 1.3.0 fuses a quantizer only when its input feeds nothing else, else conversion raises
+    "Heterogenous quantization for activations is only supported with IOType=io_parallel"; a bypass
+    makes the Fire input branch, so the model must quantize it once before the branch.
     """
     hm = _convert(models[variant, True], tmp_path / variant)
     kinds = [l.class_name for l in hm.get_layers()]
