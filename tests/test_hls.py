@@ -1,0 +1,299 @@
+"""hls4ml project (hw.hls): config validation, C simulation bit-exact with Keras, AXI top wrapper.
+
+The project is converted and compiled once per module (g++ ~20 s) into build/test_hls/; the AXI
+library is cached there across sessions. Bit-exact means equal raw integers (value * 2**frac).
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+
+from hw import hls
+
+from conftest import REPO
+
+CONFIG = REPO / "hls_config" / "squeezenet_fmnist.yml"
+PROJECT_DIR = REPO / "build" / "test_hls" / "squeezenet_fmnist"
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers: the stream layout of docs/INTERFACES.md written out independently of the C++ wrapper.
+# --------------------------------------------------------------------------------------------
+def pack_images(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, C) -> 64-bit beats: raster-order bytes, 8 per little-endian beat, each image
+    starting on a fresh beat with its last beat zero-padded."""
+    n = len(images)
+    flat = images.reshape(n, -1)
+    padded = np.zeros((n, -(-flat.shape[1] // 8) * 8), dtype=np.uint8)
+    padded[:, :flat.shape[1]] = flat
+    return padded.reshape(-1).view("<u8")
+
+
+def unpack_logits(beats: np.ndarray, n_images: int, n_logits: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit beats -> (raw logits int64 (N, n_logits), padding lanes): 32-bit signed lanes, logit 0 low."""
+    lanes = beats.astype("<u8").view("<i4").reshape(n_images, -1).astype(np.int64)
+    return lanes[:, :n_logits], lanes[:, n_logits:]
+
+
+def keras_raw(model, images: np.ndarray, frac_bits: int) -> np.ndarray:
+    y = model.predict(images.astype(np.float32) / 256.0, batch_size=500, verbose=0)
+    return hls.to_raw(y, frac_bits)
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def project(deployed_model_path):
+    """(hls_model compiled, io spec dict): the shipped config converted and compiled once."""
+    hls_model = hls.convert(CONFIG, PROJECT_DIR, model_path=deployed_model_path)
+    hls.compile_csim(hls_model)
+    return hls_model, hls.read_io_spec(PROJECT_DIR)
+
+
+@pytest.fixture(scope="module")
+def axi_lib(project):
+    return hls.AxiLibrary(hls.build_axi_library(PROJECT_DIR))
+
+
+@pytest.fixture(scope="module")
+def default_run(project, deployed_model, fmnist_test_subset):
+    """Raw logits of the shared test subset (the first 200 test images, ~13 s of C simulation)
+    from the C simulation and from Keras."""
+    hls_model, spec = project
+    x, y = fmnist_test_subset
+    frac = spec["output"]["frac_bits"]
+    return x, y, hls.to_raw(hls.csim_predict(hls_model, x), frac), keras_raw(deployed_model, x, frac)
+
+
+def _report(capsys, label, y, csim, keras):
+    with capsys.disabled():
+        print(f"\n{label}: bit-exact {int(np.all(csim == keras, axis=1).sum())}/{len(y)} images; accuracy "
+              f"Keras {np.mean(keras.argmax(1) == y):.4f}, C simulation {np.mean(csim.argmax(1) == y):.4f}")
+
+
+# --------------------------------------------------------------------------------------------
+# C simulation vs Keras
+# --------------------------------------------------------------------------------------------
+def test_io_spec_follows_converted_model(project, deployed_model):
+    hls_model, spec = project
+    out = hls_model.get_output_variables()[0].type.precision
+    assert spec["output"]["logit_bits"] == out.width
+    assert spec["output"]["frac_bits"] == out.width - out.integer
+    assert spec["output"]["signed"] == out.signed
+    assert spec["output"]["n_logits"] == deployed_model.output_shape[-1] == 10
+    assert spec["input"]["shape"] == [28, 28, 1]
+    assert (spec["input"]["frac_bits"], spec["input"]["pixels_per_beat"], spec["input"]["beats_per_image"]) == (8, 8, 98)
+    assert (spec["output"]["lane_bits"], spec["output"]["logits_per_beat"], spec["output"]["beats_per_image"]) == (32, 2, 5)
+    assert (spec["top"], spec["batch_register"], spec["model"]) == ("squeezenet_axi", "n_images", "squeezenet_fmnist")
+    assert spec["classes"][0] == "T-shirt/top" and len(spec["classes"]) == 10
+    assert spec["max_batch"] * 98 * 8 < 2 ** 26  # one DMA transfer
+
+
+def test_weights_are_constants_of_the_design(project):
+    """Weights are initialized arrays in what Vitis synthesizes (no weight ports on the top)."""
+    fw = PROJECT_DIR / "firmware"
+    top_decl = (fw / "squeezenet.h").read_text()
+    assert top_decl.count("hls::stream") == 2  # pixels in, logits out: nothing else
+    headers = sorted((fw / "weights").glob("w*.h"))
+    assert headers
+    for h in headers:
+        synthesized = h.read_text().split("#else", 1)[1]  # the __SYNTHESIS__ branch
+        assert "= {" in synthesized, h.name
+
+
+def test_csim_bit_exact_with_keras(default_run, capsys):
+    x, y, csim, keras = default_run
+    _report(capsys, f"C simulation vs Keras, first {len(y)} test images", y, csim, keras)
+    assert csim.shape == keras.shape == (len(y), 10)
+    mismatch = np.flatnonzero(np.any(csim != keras, axis=1))
+    assert mismatch.size == 0, f"{mismatch.size} images differ, first {mismatch[:5]}: {csim[mismatch[0]]} vs {keras[mismatch[0]]}"
+
+
+@pytest.mark.slow
+def test_csim_bit_exact_full_test_set(project, deployed_model, fmnist, capsys):
+    hls_model, spec = project
+    frac = spec["output"]["frac_bits"]
+    x, y = fmnist.x_test, fmnist.y_test
+    csim, keras = hls.to_raw(hls.csim_predict(hls_model, x), frac), keras_raw(deployed_model, x, frac)
+    _report(capsys, f"C simulation vs Keras, all {len(y)} test images", y, csim, keras)
+    assert np.array_equal(csim, keras)
+
+
+# --------------------------------------------------------------------------------------------
+# AXI top wrapper
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_axi_wrapper_matches_csim(axi_lib, default_run, batch):
+    x, _, csim, _ = default_run
+    start = {1: 0, 3: 1, 8: 4}[batch]  # different images per batch size
+    images, expected = x[start:start + batch], csim[start:start + batch]
+    beats_in = pack_images(images)
+    assert len(beats_in) == batch * 98 == batch * axi_lib.in_beats_per_image
+    beats, last = axi_lib.run(beats_in, batch)
+    assert len(beats) == batch * axi_lib.out_beats_per_image == batch * 5
+    assert last.tolist() == [0] * (len(beats) - 1) + [1]  # TLAST on the batch's last beat only
+    raw, padding = unpack_logits(beats, batch, 10)
+    assert padding.size == 0 or not padding.any()
+    np.testing.assert_array_equal(raw, expected)
+
+
+def test_axi_lanes_are_sign_extended(axi_lib, default_run):
+    """Negative logits must arrive as negative 32-bit lanes (the test data contains some)."""
+    x, _, csim, _ = default_run
+    i = int(np.flatnonzero((csim < 0).any(axis=1))[0])
+    beats, _ = axi_lib.run(pack_images(x[i:i + 1]), 1)
+    lanes = beats.view("<u4").astype(np.int64)
+    neg = csim[i] < 0
+    assert np.all(lanes[:10][neg] >= 2 ** 31)  # high bits set = sign extension
+    raw, _ = unpack_logits(beats, 1, 10)
+    np.testing.assert_array_equal(raw[0], csim[i])
+
+
+def test_axi_run_rejects_wrong_sizes(axi_lib, fmnist):
+    beats = pack_images(fmnist.x_test[:2])
+    assert axi_lib.run_raw(beats[:-1], 2) == -1  # one beat short
+    assert axi_lib.run_raw(beats, 1) == -1  # two images' beats for a batch of one
+    assert axi_lib.run_raw(beats, 2, out_capacity=9) == -2  # output buffer one beat too small
+    assert axi_lib.run_raw(beats[:0], 0) == 0  # empty batch: nothing to do
+    with pytest.raises(hls.HlsError, match="wrong number of input beats"):
+        axi_lib.run(beats, 3)
+
+
+def test_axi_library_is_cached(axi_lib):
+    lib = axi_lib.path
+    before = lib.stat().st_mtime_ns
+    assert hls.build_axi_library(PROJECT_DIR) == lib
+    assert lib.stat().st_mtime_ns == before
+
+
+def test_build_axi_library_needs_a_project(tmp_path):
+    with pytest.raises(hls.HlsError, match="not a converted project"):
+        hls.build_axi_library(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------
+# Config validation (before anything long runs)
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def raw_config():
+    return copy.deepcopy(yaml.safe_load(CONFIG.read_text()))
+
+
+def _error(raw, model=None) -> str:
+    with pytest.raises(hls.ConfigError) as e:
+        cfg = hls.parse_config(raw, CONFIG)
+        if model is not None:
+            hls.check_against_model(cfg, model)
+    return str(e.value)
+
+
+def test_shipped_config_is_valid(raw_config, deployed_model):
+    cfg = hls.parse_config(raw_config, CONFIG)
+    hls.check_against_model(cfg, deployed_model)
+    assert cfg.model_path == REPO / "hw" / "models" / "squeezenet_fmnist.keras"
+    multiplying = {l.name for l in deployed_model.layers if hls.mult_size(l) is not None}
+    assert set(cfg.reuse_factors) == multiplying  # every conv layer has its own folding
+
+
+def test_unknown_top_level_key(raw_config):
+    raw_config["KerasH5"] = "x.h5"
+    msg = _error(raw_config)
+    assert "unknown key 'KerasH5'" in msg and "allowed: KerasModel" in msg
+
+
+def test_unknown_layer_key(raw_config):
+    raw_config["HLSConfig"]["LayerName"]["conv1"]["Reuse"] = 4
+    msg = _error(raw_config)
+    assert "HLSConfig.LayerName.conv1" in msg and "'Reuse'" in msg and "ReuseFactor" in msg
+
+
+def test_unknown_model_and_hls_keys(raw_config):
+    bad = copy.deepcopy(raw_config)
+    bad["HLSConfig"]["Model"]["BramFactor"] = 100
+    assert "HLSConfig.Model: unknown key 'BramFactor'" in _error(bad)
+    raw_config["HLSConfig"]["LayerType"] = {}
+    assert "HLSConfig: unknown key 'LayerType'; allowed: Model, LayerName" in _error(raw_config)
+
+
+def test_unknown_layer_name(raw_config, deployed_model):
+    raw_config["HLSConfig"]["LayerName"]["fire9_squeeze"] = {"ReuseFactor": 1}
+    msg = _error(raw_config, deployed_model)
+    assert "unknown layer 'fire9_squeeze'" in msg and "conv1" in msg and "fire5_expand3x3" in msg
+
+
+@pytest.mark.parametrize("precision", ["ap_fixed<16", "ap_fixed<a,6>", "fixedpoint16", "ap_fixed<0,0>", 16])
+def test_bad_precision(raw_config, precision):
+    raw_config["HLSConfig"]["LayerName"]["conv1"]["Precision"] = precision
+    msg = _error(raw_config)
+    assert "HLSConfig.LayerName.conv1.Precision" in msg
+
+
+def test_bad_model_precision(raw_config):
+    raw_config["HLSConfig"]["Model"]["Precision"] = {"accum": "ap_fixed<18,8", "weight": "ap_fixed<8,2>"}
+    assert "HLSConfig.Model.Precision.accum: hls4ml cannot parse precision 'ap_fixed<18,8'" in _error(raw_config)
+
+
+def test_invalid_reuse_factor_lists_valid_choices(raw_config, deployed_model):
+    from hls4ml.backends import get_backend
+
+    raw_config["HLSConfig"]["LayerName"]["fire2_squeeze"]["ReuseFactor"] = 5
+    msg = _error(raw_config, deployed_model)
+    valid = get_backend("Vitis").get_valid_reuse_factors(32, 16)  # 1x1 conv, 32 -> 16 channels
+    assert "ReuseFactor 5 is not valid for layer 'fire2_squeeze'" in msg
+    assert "valid: " + ", ".join(map(str, valid)) in msg
+
+
+def test_invalid_model_reuse_factor_names_the_layer(raw_config, deployed_model):
+    raw_config["HLSConfig"]["Model"]["ReuseFactor"] = 7
+    del raw_config["HLSConfig"]["LayerName"]["conv1"]  # conv1 (9 inputs) now takes the model's 7
+    msg = _error(raw_config, deployed_model)
+    assert msg.startswith("HLSConfig.Model.ReuseFactor: ReuseFactor 7 is not valid for layer 'conv1'")
+
+
+@pytest.mark.parametrize("rf", [0, -3, 2.5, "8", True])
+def test_reuse_factor_must_be_positive_int(raw_config, rf):
+    raw_config["HLSConfig"]["LayerName"]["classifier"]["ReuseFactor"] = rf
+    assert "ReuseFactor must be a positive integer" in _error(raw_config)
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("IOType", "io_parallel", "needs io_stream"),
+    ("Backend", "Vivado", "use Vitis"),
+    ("ProjectName", "squeeze-net", "not a C identifier"),
+    ("ClockPeriod", 0, "positive number"),
+    ("WriterConfig", {"WeightsPort": True}, "unknown key 'WeightsPort'"),
+])
+def test_project_settings(raw_config, key, value, expected):
+    raw_config[key] = value
+    assert expected in _error(raw_config)
+
+
+def test_strategy_choices(raw_config):
+    raw_config["HLSConfig"]["Model"]["Strategy"] = "Fast"
+    assert "unknown Strategy 'Fast'; allowed: Latency, Resource" in _error(raw_config)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(hls.ConfigError, match="config file not found"):
+        hls.load_config(tmp_path / "none.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("HLSConfig: [unclosed\n")
+    with pytest.raises(hls.ConfigError, match="not valid YAML"):
+        hls.load_config(bad)
+
+
+def test_cli_refuses_bad_config_before_converting(raw_config, tmp_path, capsys):
+    raw_config["KerasModel"] = str(REPO / "hw" / "models" / "squeezenet_fmnist.keras")
+    raw_config["HLSConfig"]["LayerName"]["fire3_expand3x3"]["ReuseFactor"] = 100
+    path = tmp_path / "bad.yml"
+    path.write_text(yaml.safe_dump(raw_config, sort_keys=False))
+    out = tmp_path / "prj"
+    assert hls.main(["--config", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hw.hls: error:") and "fire3_expand3x3" in err and "valid: 1, 2, 3" in err
+    assert "Traceback" not in err
+    assert not out.exists()  # nothing was converted or written
