@@ -93,6 +93,16 @@ def test_io_spec_follows_converted_model(project, deployed_model):
     assert spec["max_batch"] * 98 * 8 < 2 ** 26  # one DMA transfer
 
 
+def test_config_reaches_hls4ml_unchanged(project):
+    """hls4ml silently replaces an invalid ReuseFactor by the closest valid one: none may be replaced."""
+    hls_model, _ = project
+    cfg = hls.load_config(CONFIG)
+    assert cfg.reuse_factors
+    for name, rf in cfg.reuse_factors.items():
+        layer = hls_model.graph[name]
+        assert (layer.get_attr("reuse_factor"), layer.get_attr("strategy")) == (rf, "resource"), name
+
+
 def test_weights_are_constants_of_the_design(project):
     """Weights are initialized arrays in what Vitis synthesizes (no weight ports on the top)."""
     fw = PROJECT_DIR / "firmware"
