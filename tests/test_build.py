@@ -482,6 +482,23 @@ def test_collect_fails_when_timing_is_not_met_and_keeps_earlier_outputs(tmp_path
     assert sorted(p.name for p in bits.iterdir()) == ["squeezenet_fmnist.bit"]
 
 
+@pytest.mark.skipif(not (REPO / "hw" / "budget.py").exists() or not CONFIG.exists(), reason="planner or config missing")
+def test_a_config_that_does_not_fit_stops_before_any_step(tmp_path):
+    """Every ReuseFactor 1 (fully parallel): far more multipliers than the XC7Z020's 220 DSPs."""
+    import yaml
+
+    cfg = yaml.safe_load(CONFIG.read_text())
+    for layer in cfg["HLSConfig"]["LayerName"].values():
+        if isinstance(layer, dict) and "ReuseFactor" in layer:
+            layer["ReuseFactor"] = 1
+    bad = tmp_path / "parallel.yml"
+    bad.write_text(yaml.safe_dump(cfg))
+    r = run_cli("--dry-run", "--config-file", bad, "--out", tmp_path / "o")
+    assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "preflight: the model does not fit the XC7Z020 per the budget planner" in r.stderr
+    assert "DSP" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "o" / "hls").exists()
+
+
 def test_unknown_step_is_a_usage_error():
     r = run_cli("--from-step", "place_and_pray", "--dry-run")
     assert r.returncode == 2 and "unknown step 'place_and_pray'" in r.stderr
@@ -500,8 +517,8 @@ def dry_run():
     """One dry run per session; its project and C-simulation library are reused from build/ (hw.hls caches)."""
     for marker in ("hls_ip", "vivado_project", "vivado_bitstream", "collect"):
         (DRY_OUT / ".steps" / f"{marker}.json").unlink(missing_ok=True)
-    r = run_cli("--dry-run", "--csim-images", 4, "--out", DRY_OUT, "--bitstream-dir", DRY_OUT / "bitstreams",
-                "--from-step", "csim" if (DRY_OUT / ".steps" / "hls_project.json").exists() else "hls_project",
+    r = run_cli("--dry-run", "--ignore-budget", "--csim-images", 4, "--out", DRY_OUT, "--bitstream-dir",
+                DRY_OUT / "bitstreams", "--from-step", "csim" if (DRY_OUT / ".steps" / "hls_project.json").exists() else "hls_project",
                 path=clean_path(DRY_OUT.parent / "path"))
     return r
 
@@ -511,6 +528,8 @@ def test_dry_run_builds_what_it_can_and_prints_the_vendor_commands(dry_run):
     r = dry_run
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = r.stdout
+    # the planner ran (its verdict is a warning under --ignore-budget, the flow goes on either way)
+    assert "budget planner says the model fits" in out or "WARNING (--ignore-budget): the model does not fit" in out
     assert "TB PASS: 4 images" in out  # g++ C simulation of the AXI top == golden model, beat for beat
     assert "vitis-run --mode hls --tcl" in out and str(DRY_OUT / "tcl" / "hls_ip.tcl") in out
     assert out.count("vivado -mode batch") == 2 and "vivado_project.tcl" in out and "vivado_bitstream.tcl" in out
@@ -539,8 +558,8 @@ def test_dry_run_tcl_names_match_the_io_spec_the_driver_reads(dry_run, tmp_path)
 @needs_flow_deps
 def test_rerun_skips_finished_steps(dry_run):
     assert dry_run.returncode == 0
-    r = run_cli("--dry-run", "--csim-images", 4, "--out", DRY_OUT, "--bitstream-dir", DRY_OUT / "bitstreams",
-                path=clean_path(DRY_OUT.parent / "path"))
+    r = run_cli("--dry-run", "--ignore-budget", "--csim-images", 4, "--out", DRY_OUT, "--bitstream-dir",
+                DRY_OUT / "bitstreams", path=clean_path(DRY_OUT.parent / "path"))
     assert r.returncode == 0, r.stderr
     assert "[hls_project] done earlier, skipped" in r.stdout and "[csim] done earlier, skipped" in r.stdout
 

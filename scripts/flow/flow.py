@@ -53,6 +53,7 @@ class BuildConfig:
     fire_rtl_dir: str = ""
     model_file: str = ""  # default hw/models/<model>.keras
     config_file: str = ""  # default hls_config/<model>.yml
+    ignore_budget: bool = False  # planner refusal -> warning (its figures are estimates)
     python: str = field(default=sys.executable, repr=False)
 
     @property
@@ -154,7 +155,14 @@ class Build:
             problems += preflight.check_part_and_board(self.tools["vivado"], c.board_repo
                                                        or os.environ.get("PYNQ_Z2_BOARD_REPO", ""), self.log_dir)
         if c.target == "bitstream" and any(s in todo for s in ("hls_project", "hls_ip", "vivado_bitstream")):
-            problems += preflight.check_budget(c.model_path, c.config_path, c.clock_ns)
+            budget = preflight.check_budget(c.model_path, c.config_path, c.clock_ns)
+            if budget and c.ignore_budget:
+                for b in budget:
+                    self.log(f"WARNING (--ignore-budget): {b}")
+            else:
+                problems += budget
+                if not budget:
+                    self.log("preflight: the budget planner says the model fits the XC7Z020")
         return problems
 
     def inputs_changed(self) -> bool:
@@ -225,12 +233,24 @@ class Build:
     def step_hls_project(self) -> dict:
         """hls4ml project (Vitis backend, io_stream) + AXI wrapper + io_spec.json, by hw.hls."""
         c = self.cfg
-        cmd = [c.python, "-m", "hw.hls", "--config", c.config_path, "--model", c.model_path, "--out", self.hls_dir]
-        text = self.run_cmd(cmd, REPO, "hls_project.log", "hls4ml project generation (hw.hls)")
-        if "No module named hw.hls" in text:
-            raise BuildError("hw/hls.py is missing from this checkout")
+        # hw.hls.convert() is what `python -m hw.hls --config ... --model ... --out ...` runs before its
+        # own g++ builds; the csim step builds the one C library this flow needs (build_axi_library).
+        self.log(f"  hw.hls.convert({c.config_path}, out={self.hls_dir}, model={c.model_path})")
+        try:
+            from hw.hls import HlsError, convert
+            from hw.model import ModelError
+        except ImportError as e:
+            raise BuildError(f"hw.hls is not importable ({e})") from None
+        try:
+            import contextlib
+            import io
+
+            with contextlib.redirect_stdout(io.StringIO()):
+                convert(c.config_path, self.hls_dir, c.model_path)
+        except (HlsError, ModelError) as e:
+            raise BuildError(f"hls4ml project generation: {e}") from None
         if not self.spec_path.exists():
-            raise BuildError(f"hw.hls finished but wrote no {self.spec_path}")
+            raise BuildError(f"hw.hls wrote no {self.spec_path}")
         spec = self.spec()
         return {"io_spec": str(self.spec_path), "top": spec["top"]}
 
@@ -249,6 +269,8 @@ class Build:
             raise BuildError(f"expected one hls4ml network source in {fw}, found {[p.name for p in nets]}")
         design = [nets[0], top_cpp]
         tb = [REPO / "scripts" / "hls" / "axi_tb.cpp", run_cpp]
+        if (fw / "weights").is_dir():  # the C simulation loads weights/*.txt relative to its run directory
+            tb.append(fw / "weights")
         incs = sorted({fw, top_cpp.parent})
         return design, tb, incs
 
@@ -394,7 +416,7 @@ class Build:
             "tools": {k: {"path": t.path, "version": t.version_str} for k, t in self.tools.items()},
             "timing": timing.to_dict(), "utilization": util.to_dict(),
             "hls_estimates": json.loads(csynth.read_text()) if csynth.exists() else None,
-            "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "budget_check_ignored": c.ignore_budget, "built": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         dest.mkdir(parents=True, exist_ok=True)
         # write beside, then rename: a failure here leaves the previous bitstream set intact
@@ -497,6 +519,8 @@ def parse_args(argv=None) -> BuildConfig:
     p.add_argument("--dry-run", action="store_true", help="run what needs no Xilinx tool, print the vendor commands")
     p.add_argument("--from-step", help="re-run from this step (steps: " + ", ".join(BITSTREAM_STEPS) + "; with "
                    "--fire-rtl: " + ", ".join(FIRE_STEPS) + ")")
+    p.add_argument("--ignore-budget", action="store_true", help="build even if the budget planner says the model "
+                   "does not fit (its figures are estimates; Vivado will have the last word, hours later)")
     p.add_argument("--csim-images", type=int, default=10, help="test images in the C simulation (default 10)")
     p.add_argument("--board-repo", default="", help="directory holding the PYNQ-Z2 board files (else Vivado's store)")
     p.add_argument("--bitstream-dir", default=str(REPO / "bitstreams"), help="where the .bit/.hwh/.json go")
@@ -519,7 +543,7 @@ def parse_args(argv=None) -> BuildConfig:
     return BuildConfig(model=a.model, out=out, clock_ns=a.clock_ns, jobs=a.jobs, dry_run=a.dry_run,
                        from_step=a.from_step, csim_images=a.csim_images, board_repo=a.board_repo,
                        bitstream_dir=a.bitstream_dir, target=target, fire=a.fire, fire_rtl_dir=a.fire_rtl_dir,
-                       model_file=a.model_file, config_file=a.config_file)
+                       model_file=a.model_file, config_file=a.config_file, ignore_budget=a.ignore_budget)
 
 
 def main(argv=None) -> int:
