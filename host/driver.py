@@ -94,9 +94,10 @@ def check_ip_dict(ip_dict: Mapping, spec: IOSpec, source: str) -> None:
     if "axi_dma" not in dma_type:
         raise BoardError(f"{source}: {spec.dma_name!r} is {dma_type or 'of unknown type'}, not an AXI DMA")
     registers = ip_dict[spec.ip_name].get("registers", {})
-    if spec.batch_register not in registers:
-        raise BoardError(f"{source}: accelerator {spec.ip_name!r} has no register {spec.batch_register!r} "
-                         f"(registers: {', '.join(sorted(registers)) or 'none'})")
+    for reg in (spec.batch_register, "CTRL"):  # CTRL: the ap_ctrl_hs block (AP_START) on s_axilite
+        if reg not in registers:
+            raise BoardError(f"{source}: accelerator {spec.ip_name!r} has no register {reg!r} "
+                             f"(registers: {', '.join(sorted(registers)) or 'none'})")
 
 
 def dma_max_bytes(ip_dict: Mapping, dma_name: str) -> int | None:
@@ -186,8 +187,13 @@ class PynqAccelerator(StreamAccelerator):
         setattr(self.ip.register_map, self.spec.batch_register, n_images)
         send, recv = self.dma.sendchannel, self.dma.recvchannel
         # whole buffers with nbytes: pynq's transfer() flushes/invalidates the buffer it is given
-        recv.transfer(self._out_buf, nbytes=out_beats.nbytes)
-        send.transfer(self._in_buf, nbytes=in_beats.nbytes)
+        for name, ch, buf, nbytes in (("S2MM (receive)", recv, self._out_buf, out_beats.nbytes),
+                                      ("MM2S (send)", send, self._in_buf, in_beats.nbytes)):
+            try:
+                ch.transfer(buf, nbytes=nbytes)
+            except (RuntimeError, ValueError) as e:  # e.g. still busy after an earlier timeout
+                raise AcceleratorError(f"DMA {name} refused a {nbytes}-byte transfer: {e} "
+                                       "(if an earlier transfer timed out, reload the overlay)") from None
         self.ip.register_map.CTRL.AP_START = 1
         wait_dma_idle({"MM2S (send)": send, "S2MM (receive)": recv}, self._timeout(n_images))
         got = getattr(recv, "transferred", None)

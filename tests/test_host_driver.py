@@ -81,6 +81,9 @@ def test_check_ip_dict_unit():
     no_reg = dict(good, squeezenet_axi_0={"type": "x", "registers": {"CTRL": {}}})
     with pytest.raises(BoardError, match="no register 'n_images'"):
         driver.check_ip_dict(no_reg, spec, "x.hwh")
+    no_ctrl = dict(good, squeezenet_axi_0={"type": "x", "registers": {"n_images": {}}})
+    with pytest.raises(BoardError, match="no register 'CTRL'"):
+        driver.check_ip_dict(no_ctrl, spec, "x.hwh")
 
 
 class FakeChannel:
