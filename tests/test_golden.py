@@ -7,7 +7,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import math
-import os
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -128,8 +128,12 @@ def _firmware_hash(project: Path) -> str:
 
 @pytest.fixture(scope="module")
 def csim(deployed_model_path):
-    """hls4ml C simulation of the deployed model (hw.hls conversion); the compiled library is cached
-    under build/golden_csim/<model+config hash>/ so the suite compiles once per model."""
+    return cached_csim(deployed_model_path)
+
+
+def cached_csim(deployed_model_path):
+    """hls4ml C simulation of a model (hw.hls conversion); the compiled library is cached under
+    build/golden_csim/<model+config hash>/ so the suite compiles once per model."""
     from hw import hls
 
     out = CSIM_CACHE / _sha(Path(deployed_model_path), HLS_CONFIG)
@@ -137,14 +141,36 @@ def csim(deployed_model_path):
     stamp = out / "golden_csim.ok"
     libs = sorted((out / "firmware").glob("*.so"))
     fw = _firmware_hash(out)
-    if libs and stamp.exists() and stamp.read_text() == fw:
-        hls_model._top_function_lib = ctypes.cdll.LoadLibrary(str(libs[-1]))  # hls4ml's own slot
-    else:
+    if not (libs and stamp.exists() and stamp.read_text() == fw):
         for lib in libs:
             lib.unlink()
-        hls.compile_csim(hls_model)
+        shared = _compiled_elsewhere(fw, out)
+        if shared is not None:  # another part of the suite compiled identical firmware: reuse it
+            shutil.copy2(shared, out / "firmware" / shared.name)
+        else:
+            hls.compile_csim(hls_model)
         stamp.write_text(fw)
+        libs = sorted((out / "firmware").glob("*.so"))
+    hls_model._top_function_lib = ctypes.cdll.LoadLibrary(str(libs[-1]))  # where hls4ml's compile() puts it
     return hls_model
+
+
+def _compiled_elsewhere(fw_hash: str, exclude: Path) -> Path | None:
+    """A firmware library under build/ compiled (after its last source write) from sources with
+    the same hash: compiling the same C simulation again costs minutes on a loaded machine."""
+    for bridge in sorted((REPO / "build").glob("**/*_bridge.cpp")):
+        project = bridge.parent
+        if project == exclude:
+            continue
+        libs = list((project / "firmware").glob("*.so"))
+        if len(libs) != 1:
+            continue
+        sources = [p for p in (project / "firmware").rglob("*") if p.suffix in (".h", ".cpp")] + [bridge]
+        if libs[0].stat().st_mtime <= max(p.stat().st_mtime for p in sources):
+            continue
+        if _firmware_hash(project) == fw_hash:
+            return libs[0]
+    return None
 
 
 def _csim_raw(csim, x, frac):
@@ -359,7 +385,7 @@ def _small_fire_model(seed: int, h: int, w: int, c1: int, s: int, e: int, pool: 
     return model
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2 ** 16), h=st.integers(3, 7), w=st.integers(3, 7), c1=st.integers(1, 4),
        s=st.integers(1, 4), e=st.integers(1, 4), pool=st.booleans(), bits=st.integers(4, 8),
        squeeze_wrap=st.integers(0, 2))
