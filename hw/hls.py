@@ -474,9 +474,11 @@ def read_io_spec(project_dir: str | os.PathLike) -> dict:
 # --------------------------------------------------------------------------------------------
 def _cxx_flags(cxx: str) -> list[str]:
     """The flags of hls4ml's build_lib.sh, so both libraries compute identically."""
+    def probe(*f):
+        return subprocess.run([cxx, "-Werror", "-fsyntax-only", *f, "-xc++", "-", "-o", "/dev/null"],
+                              input="", capture_output=True, text=True).returncode == 0
+
     flags = ["-O3", "-fPIC", "-shared"]
-    probe = lambda *f: subprocess.run([cxx, "-Werror", "-fsyntax-only", *f, "-xc++", "-", "-o", "/dev/null"],
-                                      input="", capture_output=True, text=True).returncode == 0
     flags.append("-std=c++23" if probe("-std=c++23") else "-std=c++11")
     if probe("-fno-gnu-unique"):
         flags.append("-fno-gnu-unique")
@@ -556,21 +558,23 @@ class AxiLibrary:
         self.in_beats_per_image = int(self._lib.squeezenet_axi_in_beats_per_image())
         self.out_beats_per_image = int(self._lib.squeezenet_axi_out_beats_per_image())
 
-    def run_raw(self, beats: np.ndarray, n_images: int, out_capacity: int | None = None) -> int:
-        """Call the C function as is; returns its result (beats written or a negative error code)."""
+    def run_raw(self, beats: np.ndarray, n_images: int, out_capacity: int | None = None):
+        """Call the C function as is: (its result: beats written or a negative error code,
+        output beats, TLAST flags)."""
         beats = np.ascontiguousarray(beats, dtype=np.uint64)
         cap = n_images * self.out_beats_per_image if out_capacity is None else out_capacity
-        self.out = np.zeros(max(cap, 1), dtype=np.uint64)
-        self.last = np.zeros(max(cap, 1), dtype=np.uint8)
-        return self._lib.squeezenet_axi_run(beats.ctypes.data, len(beats), self.out.ctypes.data,
-                                            self.last.ctypes.data, cap, n_images)
+        out = np.zeros(max(cap, 1), dtype=np.uint64)
+        last = np.zeros(max(cap, 1), dtype=np.uint8)
+        code = self._lib.squeezenet_axi_run(beats.ctypes.data, len(beats), out.ctypes.data, last.ctypes.data,
+                                            cap, n_images)
+        return code, out, last
 
     def run(self, beats: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray]:
         """Input beats of a batch -> (output beats uint64, TLAST flags uint8)."""
-        n = self.run_raw(beats, n_images)
+        n, out, last = self.run_raw(beats, n_images)
         if n < 0:
             raise HlsError(f"squeezenet_axi_run: {self.ERRORS.get(n, 'error')} (code {n})")
-        return self.out[:n].copy(), self.last[:n].copy()
+        return out[:n], last[:n]
 
 
 # --------------------------------------------------------------------------------------------

@@ -165,10 +165,10 @@ def test_axi_lanes_are_sign_extended(axi_lib, default_run):
 
 def test_axi_run_rejects_wrong_sizes(axi_lib, fmnist):
     beats = pack_images(fmnist.x_test[:2])
-    assert axi_lib.run_raw(beats[:-1], 2) == -1  # one beat short
-    assert axi_lib.run_raw(beats, 1) == -1  # two images' beats for a batch of one
-    assert axi_lib.run_raw(beats, 2, out_capacity=9) == -2  # output buffer one beat too small
-    assert axi_lib.run_raw(beats[:0], 0) == 0  # empty batch: nothing to do
+    assert axi_lib.run_raw(beats[:-1], 2)[0] == -1  # one beat short
+    assert axi_lib.run_raw(beats, 1)[0] == -1  # two images' beats for a batch of one
+    assert axi_lib.run_raw(beats, 2, out_capacity=9)[0] == -2  # output buffer one beat too small
+    assert axi_lib.run_raw(beats[:0], 0)[0] == 0  # empty batch: nothing to do
     with pytest.raises(hls.HlsError, match="wrong number of input beats"):
         axi_lib.run(beats, 3)
 
