@@ -94,7 +94,7 @@ def _correct(model, x, y) -> int:
 
 @pytest.mark.slow
 def test_smoke_training_run(tmp_path, fmnist):
-    """One float and one QAT epoch on 256 images (XLA compiles make this ~1-2 min on 2 cores)."""
+    """One float and one QAT epoch on 256 images (XLA compiles: ~2 min on 2 idle cores, 7 min under load)."""
     from hw.model import load_model
 
     r = _cli("--name", "smoke", "--limit", "256", "--float-epochs", "1", "--qat-epochs", "1",
