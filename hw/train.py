@@ -108,14 +108,20 @@ def evaluate(model, x_uint8: np.ndarray, y: np.ndarray, batch_size: int = 1000) 
     return float(np.mean(np.argmax(logits, axis=1) == y))
 
 
+def _quantizer_width(q) -> int:
+    """Total fixed-point width k + i + f (sign bit included; HGQ2's bits_ leaves the sign out)."""
+    k, i, f = (np.array(a) for a in q.quantizer.kif)
+    return int(np.max(k + i + f))
+
+
 def weight_bits(model) -> dict:
-    """Per-layer on-chip weight bits of the quantized model (kernel + bias), from its quantizers."""
+    """Per-layer weight bits (kernel + bias) at the quantizers' widths: an upper bound of what
+    hls4ml stores (it may narrow a layer whose values need fewer bits; hw/budget.py counts that)."""
     out = {}
     for l in model.layers:
         if type(l).__name__ != "QConv2D":
             continue
-        kb = int(np.max(np.array(l.kq.bits_(l.kernel.shape))))
-        bb = int(np.max(np.array(l.bq.bits_(l.bias.shape))))
+        kb, bb = _quantizer_width(l.kq), _quantizer_width(l.bq)
         out[l.name] = {"kernel": int(np.prod(l.kernel.shape)) * kb, "bias": int(np.prod(l.bias.shape)) * bb,
                        "kernel_bits": kb, "bias_bits": bb}
     return out
@@ -212,6 +218,7 @@ def train(args) -> dict:
         "weight_bits_per_layer": wb,
         "float_test_accuracy": float_acc,
         "fixed_point_test_accuracy": fixed_acc,
+        "test_images": int(len(ds.y_test)),
         "float_epochs": args.float_epochs,
         "qat_epochs": args.qat_epochs,
         "training_seconds": round(time.time() - t0, 1),
