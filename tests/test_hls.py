@@ -6,6 +6,7 @@ library is cached there across sessions. Bit-exact means equal raw integers (val
 from __future__ import annotations
 
 import copy
+import fcntl
 
 import numpy as np
 import pytest
@@ -48,10 +49,16 @@ def keras_raw(model, images: np.ndarray, frac_bits: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def project(deployed_model_path):
-    """(hls_model compiled, io spec dict): the shipped config converted and compiled once."""
-    hls_model = hls.convert(CONFIG, PROJECT_DIR, model_path=deployed_model_path)
-    hls.compile_csim(hls_model)
-    return hls_model, hls.read_io_spec(PROJECT_DIR)
+    """(hls_model compiled, io spec dict): the shipped config converted and compiled once.
+
+    The project directory is shared across sessions (so the AXI library stays cached); a lock keeps
+    two concurrent pytest sessions from rewriting it under each other's compiler."""
+    PROJECT_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with open(PROJECT_DIR.parent / f".{PROJECT_DIR.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        hls_model = hls.convert(CONFIG, PROJECT_DIR, model_path=deployed_model_path)
+        hls.compile_csim(hls_model)
+        yield hls_model, hls.read_io_spec(PROJECT_DIR)
 
 
 @pytest.fixture(scope="module")
