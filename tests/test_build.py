@@ -419,7 +419,7 @@ def run_cli(*args, path=None, timeout=600):
 def clean_path(tmp_path, fake: dict | None = None) -> str:
     """PATH without any Xilinx tool, plus fake tool scripts printing the given banners."""
     d = tmp_path / "bin"
-    d.mkdir(exist_ok=True)
+    d.mkdir(parents=True, exist_ok=True)
     for name, banner in (fake or {}).items():
         f = d / name
         f.write_text(f"#!/bin/sh\necho '{banner}'\n")
@@ -532,7 +532,10 @@ def test_dry_run_builds_what_it_can_and_prints_the_vendor_commands(dry_run):
     assert "budget planner says the model fits" in out or "WARNING (--ignore-budget): the model does not fit" in out
     assert "TB PASS: 4 images" in out  # g++ C simulation of the AXI top == golden model, beat for beat
     assert "vitis-run --mode hls --tcl" in out and str(DRY_OUT / "tcl" / "hls_ip.tcl") in out
-    assert out.count("vivado -mode batch") == 2 and "vivado_project.tcl" in out and "vivado_bitstream.tcl" in out
+    summary = out.split("vendor commands that a full build runs:")[1].strip().splitlines()
+    assert len(summary) == 3 and "vitis-run --mode hls --tcl" in summary[0]
+    assert "vivado -mode batch" in summary[1] and summary[1].endswith("vivado_project.tcl)")
+    assert "vivado -mode batch" in summary[2] and summary[2].endswith("vivado_bitstream.tcl)")
     assert "would write" in out and not (DRY_OUT / "bitstreams").exists()
     steps = {p.stem for p in (DRY_OUT / ".steps").glob("*.json")}
     assert {"hls_project", "csim"} <= steps and not steps & {"hls_ip", "vivado_project", "vivado_bitstream", "collect"}

@@ -122,6 +122,8 @@ class Build:
             for s in steps[steps.index(self.cfg.from_step):]:
                 self.marker(s).unlink(missing_ok=True)
         cfg = {k: v for k, v in asdict(self.cfg).items() if k != "python"}
+        if getattr(self, "budget_ok", False):
+            (self.out / "budget_ok.json").write_text(json.dumps(self.fingerprint()))
         (self.out / "build_config.json").write_text(json.dumps({"config": cfg, "fingerprint": self.fingerprint()},
                                                                indent=1))
 
@@ -155,15 +157,29 @@ class Build:
             problems += preflight.check_part_and_board(self.tools["vivado"], c.board_repo
                                                        or os.environ.get("PYNQ_Z2_BOARD_REPO", ""), self.log_dir)
         if c.target == "bitstream" and any(s in todo for s in ("hls_project", "hls_ip", "vivado_bitstream")):
-            budget = preflight.check_budget(c.model_path, c.config_path, c.clock_ns)
+            budget = self.cached_budget()
+            if budget is None:
+                budget = preflight.check_budget(c.model_path, c.config_path, c.clock_ns)
             if budget and c.ignore_budget:
                 for b in budget:
                     self.log(f"WARNING (--ignore-budget): {b}")
             else:
                 problems += budget
                 if not budget:
+                    self.budget_ok = True
                     self.log("preflight: the budget planner says the model fits the XC7Z020")
         return problems
+
+    def cached_budget(self) -> list[str] | None:
+        """The planner's 'fits' verdict for these exact inputs, from the last run ([] = fits; None = unknown)."""
+        f = self.out / "budget_ok.json"
+        try:
+            if f.exists() and json.loads(f.read_text()) == self.fingerprint():
+                self.log("preflight: budget planner verdict for these inputs cached (fits)")
+                return []
+        except (OSError, json.JSONDecodeError):
+            pass
+        return None
 
     def inputs_changed(self) -> bool:
         saved = self.out / "build_config.json"
@@ -200,6 +216,8 @@ class Build:
 
     def vendor(self, kind: str, cmd: list, cwd: Path, log_name: str, what: str) -> str | None:
         """A Xilinx tool run: executed for real, or only printed under --dry-run."""
+        if not self.cfg.dry_run and kind not in self.tools:
+            raise BuildError(f"step needs {kind} but preflight did not check it (internal error: re-run without --from-step)")
         if self.cfg.dry_run:
             line = f"(cd {shlex.quote(str(cwd))} && {_q(cmd)})"
             self.would_run.append(line)
@@ -397,8 +415,15 @@ class Build:
             for k, p in names.items():
                 self.log(f"  dry run, would write {p}")
             return {}
-        timing = parse_timing_summary((self.report_dir / "timing_summary.rpt").read_text())
-        util = parse_utilization((self.report_dir / "utilization.rpt").read_text())
+        rpts = {k: self.report_dir / f"{k}.rpt" for k in ("timing_summary", "utilization")}
+        missing = [str(p) for p in rpts.values() if not p.exists()]
+        if missing:
+            raise BuildError(f"Vivado reports missing ({', '.join(missing)}): run step vivado_bitstream first")
+        try:
+            timing = parse_timing_summary(rpts["timing_summary"].read_text())
+            util = parse_utilization(rpts["utilization"].read_text())
+        except ReportError as e:
+            raise BuildError(str(e)) from None
         if not timing.met:
             raise BuildError(f"timing not met at {c.clock_ns} ns: WNS {timing.wns_ns} ns, WHS {timing.whs_ns} ns, "
                              f"{timing.failing_endpoints} failing endpoints (report {self.report_dir / 'timing_summary.rpt'}); "
@@ -483,8 +508,12 @@ class Build:
             print(f"preflight failed ({len(problems)} problem{'s' if len(problems) > 1 else ''}); nothing was built",
                   file=sys.stderr)
             return 2
+        todo = self.steps_to_run()  # before prepare_markers: it deletes the markers of these steps
         self.prepare_markers()
         for step in c.steps:
+            if step not in todo and not self.done(step):
+                self.log(f"[{step}] not run (before --from-step {c.from_step}); later steps use its earlier outputs")
+                continue
             if self.done(step):
                 self.log(f"[{step}] done earlier, skipped ({self.marker(step)})")
                 continue
