@@ -463,6 +463,7 @@ class Build:
 
     # ------------------------------------------------------------------ steps: Fire RTL
     def step_fire_project(self) -> dict:
+        """One Fire module as an hls4ml project, C simulation checked against Keras and hw.golden."""
         from .fire import FireExportError, write_fire_project
 
         try:
@@ -472,6 +473,7 @@ class Build:
             raise BuildError(str(e)) from None
 
     def step_fire_rtl(self) -> dict:
+        """Vitis HLS: csynth_design and export_design of the Fire project (Verilog)."""
         from .fire import fire_hls_settings
 
         settings = fire_hls_settings(self.out / "fire", self.cfg.fire, self.cfg.clock_ns)
@@ -482,6 +484,7 @@ class Build:
         return {"verilog": str(self.vitis_dir / settings["hls_project"] / "solution1" / "impl" / "verilog")}
 
     def step_fire_copy(self) -> dict:
+        """Copy the Verilog, a shim with the bench's port names and a manifest to HLS_FIRE_RTL_DIR."""
         from .fire import FireExportError, copy_fire_rtl, fire_hls_settings
 
         settings = fire_hls_settings(self.out / "fire", self.cfg.fire, self.cfg.clock_ns)
@@ -517,7 +520,7 @@ class Build:
             if self.done(step):
                 self.log(f"[{step}] done earlier, skipped ({self.marker(step)})")
                 continue
-            self.log(f"[{step}] {getattr(self, 'step_' + step).__doc__.splitlines()[0]}")
+            self.log(f"[{step}] {(getattr(self, 'step_' + step).__doc__ or '').splitlines()[0]}")
             t0 = time.time()
             try:
                 info = getattr(self, "step_" + step)()
