@@ -251,3 +251,19 @@ def test_generator_rejects_unimplementable_fire(tmp_path):
     fire = random_fire_params(np.random.default_rng(0), 4, 2, 2, 2)
     with pytest.raises(RTLError, match="floor of 9"):
         fold_for_pixel_cycles(fire, 8)
+
+
+def test_generator_cli(tmp_path):
+    """The CLI writes a parameter file for random weights and refuses a malformed shape cleanly."""
+    import subprocess
+
+    ok = subprocess.run([sys.executable, "-m", "hw.rtlgen", "--random", "8,4,4,4", "--hw", "3,5",
+                         "--cycles", "18", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    vh = (tmp_path / "fire_params.vh").read_text()
+    assert "parameter integer H = 3," in vh and "parameter integer W = 5," in vh
+    assert len(list(tmp_path.glob("*.mem"))) == 6
+    bad = subprocess.run([sys.executable, "-m", "hw.rtlgen", "--random", "1,2", "--out", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--random must be 4 positive integers" in bad.stderr
+    assert "Traceback" not in bad.stderr
