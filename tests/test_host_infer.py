@@ -19,6 +19,8 @@ from host import infer
 
 REPO = infer.REPO
 SHAPE = (28, 28, 1)
+# the hls4ml project tests/test_hls.py converts: the emulator reuses it so the suite compiles once
+TEST_BUILD = REPO / "build" / "test_hls"
 
 
 def write_idx(path, a: np.ndarray) -> None:
@@ -28,7 +30,7 @@ def write_idx(path, a: np.ndarray) -> None:
 
 
 def run_cli(*args, timeout=600):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", SQUEEZENET_EMULATOR_BUILD=str(TEST_BUILD))
     return subprocess.run([sys.executable, "host/infer.py", *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
