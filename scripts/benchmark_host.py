@@ -47,6 +47,16 @@ def pack_unpack_overhead(spec, batch: int, repeats: int) -> dict:
             "unpack_us_per_image": 1e6 * min(unpack) / batch}
 
 
+def timed(acc, n: int) -> None:
+    """throughput_test plus the process CPU time: on a shared machine wall time alone misleads."""
+    c0 = time.process_time()
+    r = acc.throughput_test(n)
+    cpu = time.process_time() - c0
+    print(format_throughput(r))
+    print(f"CPU time           {cpu:.2f} s for {n} images = {n / cpu:.1f} images per CPU-second "
+          f"(all threads; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="squeezenet_fmnist")
@@ -62,12 +72,13 @@ def main(argv=None) -> int:
         o = pack_unpack_overhead(csim.spec, batch, 20)
         print(f"batch {batch:4d}: pack {o['pack_us_per_image']:8.2f} us/image, "
               f"unpack {o['unpack_us_per_image']:8.2f} us/image")
+    csim.throughput_test(1)  # warm-up: the C simulation reads its weight files on the first call
     print(f"\n# emulator, C simulation engine ({args.csim_images} images)")
-    print(format_throughput(csim.throughput_test(args.csim_images)))
+    timed(csim, args.csim_images)
     golden = EmulatedAccelerator(args.model, batch_size=args.batch_size, engine="golden", log=log)
     golden.throughput_test(min(args.batch_size, args.golden_images))  # warm-up (BLAS threads, caches)
     print(f"\n# emulator, golden engine ({args.golden_images} images)")
-    print(format_throughput(golden.throughput_test(args.golden_images)))
+    timed(golden, args.golden_images)
     return 0
 
 
