@@ -341,6 +341,7 @@ def _pixels(shape) -> int:
 
 
 FIFO_MODES = ("full", "min")
+DEFAULT_FIFO = "min"  # hw/hls.py sets these depths in the hls4ml project (apply_stream_depths)
 
 
 def stream_depths(p: "Plan") -> dict:
@@ -360,11 +361,21 @@ def fifo_depths(layer: Layer, mode: str = "full") -> list[int]:
         return [px] * layer.n_outputs
     if mode != "min":
         raise BudgetError(f"unknown FIFO mode {mode!r}; choose one of {', '.join(FIFO_MODES)}")
-    skew = min(px, int(layer.out_shape[1]) + 2 + 3)
-    return [skew] * layer.merge_outputs + [2] * (layer.n_outputs - layer.merge_outputs)
+    skew = join_fifo_depth(int(layer.out_shape[1]), px)
+    return [CHAIN_FIFO_DEPTH] * (layer.n_outputs - layer.merge_outputs) + [skew] * layer.merge_outputs
 
 
-def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str = "full") -> Layer:
+CHAIN_FIFO_DEPTH = 2
+
+
+def join_fifo_depth(width: int, pixels: int) -> int:
+    """Depth of a stream read by a concat or bypass add: the branch skew, i.e. one padded row + 3
+    pixels (the line-buffer lag of a 3x3 sibling before its first output). hw/hls.py applies the
+    same rule to the hls4ml project, so the plan and the design agree."""
+    return min(pixels, width + 2 + 3)
+
+
+def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str = DEFAULT_FIFO) -> Layer:
     """A copy of `layer` with every resource and cycle figure filled in for ReuseFactor rf."""
     L = replace(layer, rf=rf)
     in_px, out_px = _pixels(L.in_shape), _pixels(L.out_shape)
@@ -416,7 +427,7 @@ class Plan:
     chip: Chip = XC7Z020
     clock_ns: float = 10.0
     mult: MultRule = field(default_factory=MultRule)
-    fifo: str = "full"
+    fifo: str = DEFAULT_FIFO
 
     def _sum(self, attr):
         return sum(getattr(l, attr) for l in self.layers)
@@ -536,7 +547,7 @@ def _as_layers(model_or_layers, assumed_bits):
 
 def plan(model, reuse: dict | None = None, *, budget: Budget | None = None, mult: MultRule | None = None,
          cycles: CycleModel | None = None, clock_ns: float = 10.0, assumed_bits: int = 8, uniform: int | None = None,
-         fifo: str = "full") -> Plan:
+         fifo: str = DEFAULT_FIFO) -> Plan:
     """Cost every layer of `model` (Keras model or extract_layers() output) at the given ReuseFactors.
 
     `reuse` maps layer name -> RF (missing layers: 1); an RF hls4ml would refuse raises BudgetError with
@@ -586,7 +597,7 @@ def _pick(choices, target, budget: Budget):
 
 
 def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = None, cycles: CycleModel | None = None,
-             clock_ns: float = 10.0, assumed_bits: int = 8, fifo: str = "full") -> Plan:
+             clock_ns: float = 10.0, assumed_bits: int = 8, fifo: str = DEFAULT_FIFO) -> Plan:
     """Smallest bottleneck II under the budget: every weighted layer gets its cheapest RF meeting it.
 
     Scans the candidate IIs (every layer's II at every valid RF) from the smallest up; the first
@@ -619,7 +630,7 @@ def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = Non
 
 def uniform_baseline(model, *, budget: Budget | None = None, mult: MultRule | None = None,
                      cycles: CycleModel | None = None, clock_ns: float = 10.0, assumed_bits: int = 8,
-                     fifo: str = "full") -> Plan:
+                     fifo: str = DEFAULT_FIFO) -> Plan:
     """The same network with one ReuseFactor for all layers: the smallest that fits the budget."""
     layers = _as_layers(model, assumed_bits)
     top = max(l.n_in * l.n_out for l in layers if l.has_weights)
@@ -739,7 +750,7 @@ def write_reuse(config_path, reuse: dict) -> None:
 # ------------------------------------------------------------------------------------------------
 # ImageNet refusal table
 # ------------------------------------------------------------------------------------------------
-def refusal_rows(variants=("1.0", "1.1"), bits=(8, 4), budget: Budget | None = None, fifo: str = "full") -> list[dict]:
+def refusal_rows(variants=("1.0", "1.1"), bits=(8, 4), budget: Budget | None = None, fifo: str = DEFAULT_FIFO) -> list[dict]:
     """SqueezeNet v1.0/v1.1 (ImageNet, float Keras) at an assumed width: weight bits vs chip, and why refused."""
     from hw.model import squeezenet_v1_0, squeezenet_v1_1
 
@@ -787,7 +798,7 @@ def main(argv=None) -> int:
     ap.add_argument("--clock-ns", type=float, default=10.0)
     ap.add_argument("--bram-fraction", type=float, default=0.8, help="share of the chip's BRAM18 allowed (0.8)")
     ap.add_argument("--mult", default="auto", choices=("auto", "fabric", "pack"), help="multiplier mapping rule")
-    ap.add_argument("--fifo", default="full", choices=FIFO_MODES,
+    ap.add_argument("--fifo", default=DEFAULT_FIFO, choices=FIFO_MODES,
                     help="stream FIFO depths: hls4ml's default full feature map, or optimised minimum")
     ap.add_argument("--assumed-bits", type=int, default=8, help="width for float models")
     ap.add_argument("--json", action="store_true", help="print the plan as JSON")

@@ -439,6 +439,7 @@ def convert(config_path: str | os.PathLike, out_dir: str | os.PathLike | None = 
         _filter_hls4ml_output(log.getvalue())
         raise HlsError(f"hls4ml could not convert {model_path} ({type(e).__name__}: {e})") from None
     _filter_hls4ml_output(log.getvalue())
+    apply_stream_depths(hls_model)
     fmt = stream_formats(hls_model)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -449,6 +450,34 @@ def convert(config_path: str | os.PathLike, out_dir: str | os.PathLike | None = 
     spec = io_spec(fmt, model_path.stem, class_names(model_path, fmt.n_logits))
     (out / "io_spec.json").write_text(json.dumps(spec, indent=2) + "\n")
     return hls_model
+
+
+def apply_stream_depths(hls_model) -> dict[str, int]:
+    """Set every inter-layer FIFO to the depth the budget planner assumes (hw.budget.fifo_depths,
+    mode 'min') instead of hls4ml's default of a whole feature map, which alone would take ~74 % of
+    the XC7Z020's block RAM. A stream read by a Concatenate/Merge absorbs the branch skew (one padded
+    row + 3 pixels); every other stream is a 2-deep handshake. Depths do not change the C
+    simulation (unbounded hls::stream); they are what Vitis HLS synthesizes. Returns name -> depth."""
+    from hw.budget import CHAIN_FIFO_DEPTH, join_fifo_depth
+
+    joins = ("Concatenate", "Merge")
+    readers: dict[str, list[str]] = {}
+    for layer in hls_model.get_layers():
+        for name in layer.inputs:
+            readers.setdefault(name, []).append(layer.class_name)
+    depths = {}
+    for name, var in hls_model.output_vars.items():
+        if not (isinstance(getattr(var, "pragma", None), tuple) and var.pragma[0] == "stream"):
+            continue
+        shape = tuple(var.shape)
+        pixels = int(np.prod(shape[:-1]))
+        if any(kind in joins for kind in readers.get(name, [])):
+            depth = join_fifo_depth(int(shape[1]) if len(shape) == 3 else 1, pixels)
+        else:
+            depth = min(pixels, CHAIN_FIFO_DEPTH)
+        var.pragma = ("stream", depth)
+        depths[var.name] = depth
+    return depths
 
 
 def compile_csim(hls_model) -> None:

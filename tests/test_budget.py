@@ -128,9 +128,13 @@ def test_imagenet_squeezenets_refused_with_layer_names():
         layers = B.extract_layers(build(), assumed_bits=bits)
         assert sum(l.params for l in layers) > 1_200_000
         with pytest.raises(B.BudgetError) as e:
-            B.optimize(layers)
+            B.optimize(layers, fifo="full")
         msg = str(e.value)
         assert "BRAM18" in msg and "conv10" in msg and "conv1 " in msg
+        with pytest.raises(B.BudgetError) as e:  # shallow FIFOs (the default) do not rescue it
+            B.optimize(layers)
+        msg = str(e.value)
+        assert "does not fit" in msg and ("BRAM18" in msg or "LUT" in msg) and ("conv10" in msg or "fire9" in msg)
 
 
 YAML_TEXT = """\
