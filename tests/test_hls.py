@@ -122,6 +122,20 @@ def test_weights_are_constants_of_the_design(project):
         assert "= {" in synthesized, h.name
 
 
+def test_stream_fifos_are_shallow(project):
+    """Inter-layer FIFOs get the planner's depths (hw.budget), not hls4ml's whole-feature-map default:
+    the two inputs of each Fire concat absorb the branch skew, every other stream is 2 deep."""
+    import re
+
+    from hw.budget import join_fifo_depth
+
+    cpp = (PROJECT_DIR / "firmware" / "squeezenet.cpp").read_text()
+    depths = [int(d) for d in re.findall(r"#pragma HLS STREAM variable=\w+ depth=(\d+)", cpp)]
+    assert len(depths) > 40
+    joins = sorted(d for d in depths if d > 2)
+    assert joins == sorted([join_fifo_depth(14, 196)] * 4 + [join_fifo_depth(7, 49)] * 4)  # fire2-3, fire4-5
+
+
 def test_csim_bit_exact_with_keras(default_run, capsys):
     x, y, csim, keras = default_run
     _report(capsys, f"C simulation vs Keras, first {len(y)} test images", y, csim, keras)
