@@ -277,7 +277,7 @@ def conv_macs(model: keras.Model) -> dict[str, int]:
     """Multiply-accumulates per image of each conv layer (output pixels x kernel x in x out)."""
     out = {}
     for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
+        if getattr(layer, "kernel", None) is not None and len(layer.kernel.shape) == 4:  # Conv2D or QConv2D
             _, h, w, cout = layer.output.shape
             kh, kw, cin, _ = layer.kernel.shape
             out[layer.name] = int(h * w * kh * kw * cin * cout)
