@@ -44,8 +44,9 @@ def main(argv=None) -> int:
             except B.BudgetError as e:
                 results.append((fifo, mult, None, None, time.perf_counter() - t, str(e)))
 
-    deployed = next(r for r in results if r[0] == "full" and r[1] == "auto")
-    print("## Deployed plan (hls4ml default FIFO depths, default multiplier mapping), balanced folding\n")
+    deployed = next(r for r in results if r[0] == B.DEFAULT_FIFO and r[1] == "auto")
+    print(f"## Deployed plan (FIFO depths '{B.DEFAULT_FIFO}' as hw/hls.py sets them, default multiplier mapping), "
+          "balanced folding\n")
     if deployed[2] is not None:
         print(deployed[2].markdown())
     else:
