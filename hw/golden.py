@@ -581,6 +581,9 @@ def extract(model, fuse_fires: bool = True) -> GoldenNet:
                 step = Layer(layer.name, "concat", srcs, fmts)
             elif cls == "QAdd":
                 step = Layer(layer.name, "add", srcs, fmts)
+            elif cls == "Quantizer":  # standalone quantizer (a branching tensor quantized once, hw.model)
+                fmt = quantizer_format(layer, f"{layer.name} quantizer")
+                step = Layer(layer.name, "identity", srcs, [fmt], out_format=fmt)
             elif cls in ("Dropout", "Activation") and (cls == "Dropout" or layer.get_config().get("activation") == "linear"):
                 step = Layer(layer.name, "identity", srcs, fmts, out_format=by_name[srcs[0]].out_format)
             elif cls == "QGlobalAveragePooling2D":

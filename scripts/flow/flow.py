@@ -117,6 +117,9 @@ class Build:
         if self.inputs_changed() and self.markers.exists():
             self.log("inputs changed since the last build (model, config, clock or vectors): re-running all steps")
             shutil.rmtree(self.markers)
+            if self.cfg.from_step:  # earlier steps' outputs are stale: they cannot be reused
+                self.log(f"--from-step {self.cfg.from_step} ignored: earlier steps' outputs were made from other inputs")
+                self.cfg.from_step = None
         if self.cfg.from_step:
             steps = self.cfg.steps
             for s in steps[steps.index(self.cfg.from_step):]:
