@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from host import stream
 from hw import hls
 
 from conftest import REPO
@@ -21,24 +22,9 @@ PROJECT_DIR = REPO / "build" / "test_hls" / "squeezenet_fmnist"
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers: the stream layout of docs/INTERFACES.md written out independently of the C++ wrapper.
+# Helpers. Packing/unpacking is host.stream's (the one implementation of the stream contract; its
+# own tests check it against hand-computed beats), so these tests check the C++ wrapper against it.
 # --------------------------------------------------------------------------------------------
-def pack_images(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W, C) -> 64-bit beats: raster-order bytes, 8 per little-endian beat, each image
-    starting on a fresh beat with its last beat zero-padded."""
-    n = len(images)
-    flat = images.reshape(n, -1)
-    padded = np.zeros((n, -(-flat.shape[1] // 8) * 8), dtype=np.uint8)
-    padded[:, :flat.shape[1]] = flat
-    return padded.reshape(-1).view("<u8")
-
-
-def unpack_logits(beats: np.ndarray, n_images: int, n_logits: int) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit beats -> (raw logits int64 (N, n_logits), padding lanes): 32-bit signed lanes, logit 0 low."""
-    lanes = beats.astype("<u8").view("<i4").reshape(n_images, -1).astype(np.int64)
-    return lanes[:, :n_logits], lanes[:, n_logits:]
-
-
 def keras_raw(model, images: np.ndarray, frac_bits: int) -> np.ndarray:
     y = model.predict(images.astype(np.float32) / 256.0, batch_size=500, verbose=0)
     return hls.to_raw(y, frac_bits)
@@ -59,6 +45,11 @@ def project(deployed_model_path):
         hls_model = hls.convert(CONFIG, PROJECT_DIR, model_path=deployed_model_path)
         hls.compile_csim(hls_model)
         yield hls_model, hls.read_io_spec(PROJECT_DIR)
+
+
+@pytest.fixture(scope="module")
+def spec(project):
+    return stream.IOSpec.from_dict(project[1])
 
 
 @pytest.fixture(scope="module")
@@ -158,34 +149,33 @@ def test_csim_bit_exact_full_test_set(project, deployed_model, fmnist, capsys):
 # AXI top wrapper
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("batch", [1, 3, 8])
-def test_axi_wrapper_matches_csim(axi_lib, default_run, batch):
+def test_axi_wrapper_matches_csim(axi_lib, spec, default_run, batch):
     x, _, csim, _ = default_run
     start = {1: 0, 3: 1, 8: 4}[batch]  # different images per batch size
     images, expected = x[start:start + batch], csim[start:start + batch]
-    beats_in = pack_images(images)
+    beats_in = stream.pack_images(images, spec)
     assert len(beats_in) == batch * 98 == batch * axi_lib.in_beats_per_image
     beats, last = axi_lib.run(beats_in, batch)
     assert len(beats) == batch * axi_lib.out_beats_per_image == batch * 5
     assert last.tolist() == [0] * (len(beats) - 1) + [1]  # TLAST on the batch's last beat only
-    raw, padding = unpack_logits(beats, batch, 10)
-    assert padding.size == 0 or not padding.any()
+    raw = stream.unpack_logits(beats, batch, spec)  # refuses non-zero padding lanes
     np.testing.assert_array_equal(raw, expected)
 
 
-def test_axi_lanes_are_sign_extended(axi_lib, default_run):
+def test_axi_lanes_are_sign_extended(axi_lib, spec, default_run):
     """Negative logits must arrive as negative 32-bit lanes (the test data contains some)."""
     x, _, csim, _ = default_run
     i = int(np.flatnonzero((csim < 0).any(axis=1))[0])
-    beats, _ = axi_lib.run(pack_images(x[i:i + 1]), 1)
+    beats, _ = axi_lib.run(stream.pack_images(x[i:i + 1], spec), 1)
     lanes = beats.view("<u4").astype(np.int64)
     neg = csim[i] < 0
     assert np.all(lanes[:10][neg] >= 2 ** 31)  # high bits set = sign extension
-    raw, _ = unpack_logits(beats, 1, 10)
+    raw = stream.unpack_logits(beats, 1, spec)
     np.testing.assert_array_equal(raw[0], csim[i])
 
 
-def test_axi_run_rejects_wrong_sizes(axi_lib, fmnist):
-    beats = pack_images(fmnist.x_test[:2])
+def test_axi_run_rejects_wrong_sizes(axi_lib, spec, fmnist):
+    beats = stream.pack_images(fmnist.x_test[:2], spec)
     assert axi_lib.run_raw(beats[:-1], 2)[0] == -1  # one beat short
     assert axi_lib.run_raw(beats, 1)[0] == -1  # two images' beats for a batch of one
     assert axi_lib.run_raw(beats, 2, out_capacity=9)[0] == -2  # output buffer one beat too small
