@@ -175,22 +175,24 @@ def train(args) -> dict:
     from hgq.config import LayerConfigScope
     from hgq.utils import trace_minmax
 
+    def compile_qat(qmodel):
+        qmodel.compile(optimizer=keras.optimizers.Adam(cosine_lr(args.qat_lr, max(1, args.qat_epochs) * steps_per_epoch)),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], jit_compile=True)
+
     qck = _EpochCheckpoint(work / "qat.keras")
     qdone = qck.done_epochs()
     if qdone:
         from hw.model import load_model
 
         qmodel = load_model(qck.path)
-        qmodel.compile(optimizer=keras.optimizers.Adam(cosine_lr(args.qat_lr, max(1, args.qat_epochs) * steps_per_epoch)),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], jit_compile=True)
+        compile_qat(qmodel)  # the optimizer state is not restored: the LR schedule restarts
         print(f"[qat] resuming after epoch {qdone}", flush=True)
     else:
         with LayerConfigScope(enable_ebops=False):
             qmodel = build_squeezenet(spec, quantized=True, name=args.name)
         fold_batchnorm(fmodel, qmodel)
         trace_minmax(qmodel, to_float(ds.x_train[:10000]), batch_size=1000)
-        qmodel.compile(optimizer=keras.optimizers.Adam(cosine_lr(args.qat_lr, max(1, args.qat_epochs) * steps_per_epoch)),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], jit_compile=True)
+        compile_qat(qmodel)
         print(f"[qat] fixed-point accuracy right after folding: {evaluate(qmodel, ds.x_test, ds.y_test):.4f}", flush=True)
     if qdone < args.qat_epochs:
         h = qmodel.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed + 1), epochs=args.qat_epochs,
