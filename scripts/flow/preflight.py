@@ -87,23 +87,18 @@ INSTALL_HINT = ("install AMD Vivado/Vitis 2023.2+ (with Zynq-7000 device support
 
 
 def check_tools(need_hls: bool, need_vivado: bool) -> tuple[list[str], dict[str, Tool]]:
+    """Each needed tool: present on PATH and new enough, else one line saying how to get it."""
     problems, tools = [], {}
-    if need_hls:
-        t = find_hls()
+    wanted = [("hls", "Vitis HLS", find_hls, "Vitis HLS not found on PATH (neither vitis-run nor vitis_hls)")] * need_hls
+    wanted += [("vivado", "Vivado", find_vivado, "Vivado not found on PATH")] * need_vivado
+    for key, what, find, missing in wanted:
+        t = find()
         if t is None:
-            problems.append(f"Vitis HLS not found on PATH (neither vitis-run nor vitis_hls): {INSTALL_HINT}")
-        else:
-            p = check_version(t, "Vitis HLS", INSTALL_HINT)
-            problems += [p] if p else []
-            tools["hls"] = t
-    if need_vivado:
-        t = find_vivado()
-        if t is None:
-            problems.append(f"Vivado not found on PATH: {INSTALL_HINT}")
-        else:
-            p = check_version(t, "Vivado", INSTALL_HINT)
-            problems += [p] if p else []
-            tools["vivado"] = t
+            problems.append(f"{missing}: {INSTALL_HINT}")
+            continue
+        p = check_version(t, what, INSTALL_HINT)
+        problems += [p] if p else []
+        tools[key] = t
     return problems, tools
 
 
