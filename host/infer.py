@@ -87,38 +87,14 @@ def _sniff(path: Path) -> str | None:
 
 
 def read_image(path: Path, shape, invert: bool = False) -> tuple[np.ndarray, str | None]:
-    """A PNG/JPEG of any size or colour -> uint8 (H, W, C) in the network's format, plus a note
-    saying what was changed (the network only knows 28x28 grayscale)."""
-    from PIL import Image, UnidentifiedImageError
+    """A PNG/JPEG of any size or colour -> uint8 (H, W, C) in the network's format (host.images:
+    the conversion training uses too), plus a note saying what was changed."""
+    from host import images
 
-    h, w, c = shape
     try:
-        with Image.open(path) as img:
-            img.load()  # decode now, so a truncated file fails here
-            mode, size = img.mode, img.size
-            if c == 1:
-                if "A" in img.getbands():  # transparent background -> black, like Fashion-MNIST's
-                    rgba = img.convert("RGBA")
-                    bg = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-                    img2 = Image.alpha_composite(bg, rgba).convert("L")
-                else:
-                    img2 = img.convert("L")
-            else:
-                img2 = img.convert("RGB")
-            if img2.size != (w, h):
-                img2 = img2.resize((w, h), Image.Resampling.LANCZOS)
-            a = np.asarray(img2, dtype=np.uint8).reshape(h, w, c)
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{path}: corrupt or unreadable image ({e})") from None
-    changes = []
-    if mode not in ("L",) and c == 1:
-        changes.append(f"{mode} -> grayscale")
-    if size != (w, h):
-        changes.append(f"resized {size[0]}x{size[1]} -> {w}x{h}")
+        a, changes = images.read_image(path, shape)
+    except images.ImageError as e:
+        raise InputError(str(e)) from None
     if invert:
         a = 255 - a
         changes.append("inverted")
@@ -158,11 +134,11 @@ def read_npy(path: Path, shape) -> np.ndarray:
 
 
 def read_idx_images(path: Path, shape) -> np.ndarray:
-    from hw.data import DatasetError, read_idx  # numpy + stdlib only: fine on the board
+    from host.images import ImageError, read_idx  # numpy + stdlib only: fine on the board
 
     try:
         a = read_idx(path)
-    except DatasetError as e:
+    except ImageError as e:
         raise InputError(str(e)) from None
     if a.ndim == 1:
         raise InputError(f"{path}: a 1-D IDX file (labels?), not images")
@@ -315,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.evaluate and args.inputs:
         log("error: --evaluate takes no input files")
         return EXIT_SETUP
+    if args.top_k < 1:
+        log(f"error: --top-k must be >= 1, got {args.top_k}")
+        return EXIT_SETUP
     report: dict = {}
     inputs = None
     if not args.evaluate:
@@ -338,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.json:
                     print(f"{r['dataset']}: accuracy {100 * r['accuracy']:.2f} % on {r['images']} test images")
             elif inputs.images:
+                if args.top_k > len(acc.spec.classes):
+                    raise InputError(f"--top-k {args.top_k}: the model has only {len(acc.spec.classes)} classes")
                 x = inputs.array(acc.spec.input.shape)
                 pred = acc.predict(x)
                 report["results"] = [

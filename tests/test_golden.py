@@ -1,4 +1,4 @@
-"""The integer golden model (hw/golden.py) against everything it must equal, bit for bit:
+"""The integer golden model (hw/golden/) against everything it must equal, bit for bit:
 the HGQ2 Keras model (real Fashion-MNIST, random small Fire-module models with corner values),
 hls4ml's C simulation, an independent per-pixel loop implementation of the Fire arithmetic, and
 IEEE float32 itself for the global-average-pooling division. Equality is integer equality."""
@@ -363,7 +363,7 @@ def test_gap_float_and_exact_rounding_differ_somewhere():
 def _small_fire_model(seed: int, h: int, w: int, c1: int, s: int, e: int, pool: bool, bits: int):
     import keras
 
-    from hw.model import ArchSpec, FireSpec, QuantSpec, _QuantLayers, fire_module
+    from hw.model.squeezenet import ArchSpec, FireSpec, QuantSpec, _QuantLayers, fire_module
 
     spec = ArchSpec(input_shape=(h, w, 1), quant=QuantSpec(weight_bits=bits, bias_bits=bits + 4, act_bits=bits, logit_bits=16))
     f = _QuantLayers(spec)

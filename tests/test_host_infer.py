@@ -184,3 +184,37 @@ def test_board_image_imports_only_numpy_pillow_stdlib():
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_top_k_must_be_positive():
+    r = run_cli("--top-k", "0")
+    assert r.returncode == 2 and "--top-k must be >= 1, got 0" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_decompression_bomb_is_named_not_a_traceback(tmp_path):
+    """An image over Pillow's decompression-bomb limit (~89 Mpixel) is refused by name, unread."""
+    from PIL import Image
+
+    big = tmp_path / "huge.png"
+    Image.new("1", (10_000, 9_500)).save(big)  # 95 Mpixel, 1 bit per pixel: a small file
+    inputs = infer.gather([str(big), str(REPO / "host" / "samples")])
+    assert [s for s, _ in inputs.errors] == [str(big)]
+    assert "too large to decode safely" in inputs.errors[0][1]
+    assert len(inputs.images) == 10  # the rest of the batch is still read
+
+
+def test_training_and_inference_convert_an_image_identically(tmp_path):
+    """One preprocessing function: an RGBA photo of another size gives the same pixels in an
+    image-folder dataset (training) and in host/infer.py (inference)."""
+    from PIL import Image
+
+    from hw.data import load_image_folder
+
+    rng = np.random.default_rng(3)
+    rgba = Image.fromarray(rng.integers(0, 256, size=(41, 37, 4), dtype=np.uint8), "RGBA")
+    for cls in ("a", "b"):
+        (tmp_path / "ds" / cls).mkdir(parents=True)
+        rgba.save(tmp_path / "ds" / cls / "x.png")
+    ds = load_image_folder(tmp_path / "ds", image_shape=SHAPE)
+    a, note = infer.read_image(tmp_path / "ds" / "a" / "x.png", SHAPE)
+    assert np.array_equal(ds.x_train[0], a) and "resized 37x41 -> 28x28" in note

@@ -184,9 +184,9 @@ def test_load_model_deployed(deployed_model):
 def _convert(model, out_dir):
     import hls4ml
 
-    import hw.hls4ml_patches
+    import hw.hls.patches
 
-    hw.hls4ml_patches.apply()
+    hw.hls.patches.apply()
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
     return hls4ml.converters.convert_from_keras_model(
         model, output_dir=str(out_dir), backend="Vitis", io_type="io_stream", hls_config=cfg,
@@ -207,3 +207,15 @@ def test_hgq2_form_converts_to_io_stream(models, variant, tmp_path):
     assert "FixedPointQuantizer" not in kinds
     assert kinds.count("Concatenate") == len(FIRES)
     assert hm.config.get_config_value("IOType") == "io_stream"
+
+
+def test_imagenet_v1_0_pools_in_ceil_mode_like_the_reference():
+    """Caffe's SqueezeNet v1.0 (and torchvision's, ceil_mode=True) reaches conv10 at 13x13 and
+    ~0.82 G multiply-accumulates (shared/FACTS.md); floor-mode pooling gave 12x12 and ~5 % fewer."""
+    from hw.model import conv_macs
+
+    for build in (squeezenet_v1_0, squeezenet_v1_1):
+        m = build()
+        assert tuple(m.get_layer("conv10").output.shape[1:3]) == (13, 13)
+    macs = sum(conv_macs(squeezenet_v1_0()).values())
+    assert 0.81e9 < macs < 0.83e9, macs

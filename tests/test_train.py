@@ -20,7 +20,7 @@ FIELDS = {"name", "dataset", "architecture", "parameters", "weight_bits_total", 
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "hw.train", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hw.model.train", *args], capture_output=True, text=True,
                           env=REPO_ENV, timeout=timeout)
 
 
@@ -30,7 +30,7 @@ def _last_line(stderr: str) -> str:
 
 def test_cli_unknown_variant(capsys):
     """In-process: argparse exits with status 2 and a usage line plus one error line."""
-    from hw.train import main
+    from hw.model.train import main
 
     with pytest.raises(SystemExit) as e:
         main(["--variant", "resnet"])
@@ -48,8 +48,8 @@ def test_cli_unknown_dataset(tmp_path):
 
 
 def test_cli_empty_image_folder(tmp_path, capsys):
-    """In-process (main() is what `python -m hw.train` exits with): the data error is one stderr line."""
-    from hw.train import main
+    """In-process (main() is what `python -m hw.model.train` exits with): the data error is one stderr line."""
+    from hw.model.train import main
 
     (tmp_path / "data" / "cls").mkdir(parents=True)
     rc = main(["--dataset", str(tmp_path / "data"), "--work-dir", str(tmp_path / "w"), "--out-dir", str(tmp_path / "o"),
@@ -76,7 +76,7 @@ def _check_meta(meta: dict, model, n_test: int) -> None:
     for key in ("float_test_accuracy", "fixed_point_test_accuracy"):
         # An accuracy is a count of correct images over n_test.
         assert 0.0 <= meta[key] <= 1.0 and abs(meta[key] * n_test - round(meta[key] * n_test)) < 1e-6, meta[key]
-    assert meta["command"].startswith("python -m hw.train")
+    assert meta["command"].startswith(("python -m hw.train", "python -m hw.model.train"))  # the module moved
     assert meta["training_seconds"] > 0
 
 
@@ -87,7 +87,7 @@ def _n_test(meta: dict) -> int:
 
 
 def _correct(model, x, y) -> int:
-    from hw.train import evaluate
+    from hw.model.train import evaluate
 
     return round(evaluate(model, x, y) * len(y))
 

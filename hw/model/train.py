@@ -1,4 +1,4 @@
-"""Quantization-aware training of the SqueezeNet (CLI: python -m hw.train --help).
+"""Quantization-aware training of the SqueezeNet (CLI: python -m hw.model.train --help).
 
 Why two phases: HGQ2 training costs ~2x a float step on these 2 cores, so the network is first
 trained in float with batch norm (fast convergence), the batch norms are folded into the convs,
@@ -20,6 +20,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+
+from hw.quant import quantizer_width
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 SEED = 20161124  # SqueezeNet's arXiv v1 date, fixed for reproducibility
@@ -108,20 +110,14 @@ def evaluate(model, x_uint8: np.ndarray, y: np.ndarray, batch_size: int = 1000) 
     return float(np.mean(np.argmax(logits, axis=1) == y))
 
 
-def _quantizer_width(q) -> int:
-    """Total fixed-point width k + i + f (sign bit included; HGQ2's bits_ leaves the sign out)."""
-    k, i, f = (np.array(a) for a in q.quantizer.kif)
-    return int(np.max(k + i + f))
-
-
 def weight_bits(model) -> dict:
     """Per-layer weight bits (kernel + bias) at the quantizers' widths: an upper bound of what
-    hls4ml stores (it may narrow a layer whose values need fewer bits; hw/budget.py counts that)."""
+    hls4ml stores (it may narrow a layer whose values need fewer bits; hw/plan/ counts that)."""
     out = {}
     for l in model.layers:
         if type(l).__name__ != "QConv2D":
             continue
-        kb, bb = _quantizer_width(l.kq), _quantizer_width(l.bq)
+        kb, bb = quantizer_width(l.kq), quantizer_width(l.bq)
         out[l.name] = {"kernel": int(np.prod(l.kernel.shape)) * kb, "bias": int(np.prod(l.bias.shape)) * bb,
                        "kernel_bits": kb, "bias_bits": bb}
     return out
@@ -224,7 +220,7 @@ def train(args) -> dict:
         "float_epochs": args.float_epochs,
         "qat_epochs": args.qat_epochs,
         "training_seconds": round(time.time() - t0, 1),
-        "command": "python -m hw.train " + " ".join(sys.argv[1:]),
+        "command": "python -m hw.model.train " + " ".join(sys.argv[1:]),
         "history": history,
     }
     (out_dir / f"{args.name}.json").write_text(json.dumps(meta, indent=2))

@@ -237,8 +237,18 @@ def build_squeezenet(spec: ArchSpec = DEFAULT_ARCH, quantized: bool = True, name
 # --------------------------------------------------------------------------------------------
 # ImageNet reference architectures (float), for parameter-count checks against the paper.
 # --------------------------------------------------------------------------------------------
+def _ceil_max_pool(x, name: str, size: int = 3, stride: int = 2):
+    """3x3/2 max pooling with Caffe's (and torchvision's ceil_mode=True) output size, which the
+    reference SqueezeNet uses; Keras only floors. The input follows a ReLU (>= 0), so zero padding
+    the bottom/right edge leaves every window's maximum as ceil mode computes it."""
+    n = int(x.shape[1])
+    extra = (-(n - size)) % stride
+    if extra:
+        x = layers.ZeroPadding2D(((0, extra), (0, extra)), name=f"{name}_ceil_pad")(x)
+    return layers.MaxPooling2D(size, strides=stride, name=name)(x)
+
+
 def _imagenet_squeezenet(version: str) -> keras.Model:
-    f = _FloatLayers(ArchSpec())
     inp = keras.Input((224, 224, 3), name="pixels")
     fires = [FireSpec(f"fire{i}", s, e, e) for i, (s, e) in
              enumerate([(16, 64), (16, 64), (32, 128), (32, 128), (48, 192), (48, 192), (64, 256), (64, 256)], start=2)]
@@ -249,14 +259,14 @@ def _imagenet_squeezenet(version: str) -> keras.Model:
         x = layers.Conv2D(64, 3, strides=2, activation="relu", name="conv1")(inp)
         pools_after = {"conv1", "fire3", "fire5"}
     if "conv1" in pools_after:
-        x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+        x = _ceil_max_pool(x, "pool1")
     for fire in fires:
         s = layers.Conv2D(fire.squeeze, 1, activation="relu", name=f"{fire.name}_squeeze")(x)
         e1 = layers.Conv2D(fire.expand1x1, 1, activation="relu", name=f"{fire.name}_expand1x1")(s)
         e3 = layers.Conv2D(fire.expand3x3, 3, padding="same", activation="relu", name=f"{fire.name}_expand3x3")(s)
         x = layers.Concatenate(name=f"{fire.name}_concat")([e1, e3])
         if fire.name in pools_after:
-            x = layers.MaxPooling2D(3, strides=2, name=f"pool_{fire.name}")(x)
+            x = _ceil_max_pool(x, f"pool_{fire.name}")
     x = layers.Dropout(0.5)(x)
     x = layers.Conv2D(1000, 1, activation="relu", name="conv10")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)

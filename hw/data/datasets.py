@@ -11,19 +11,20 @@ returned as uint8 NHWC arrays because the accelerator's input contract is raw by
     image of each class, in file-name order, is held out as the test split) or
     `root/train/<class>/*` + `root/test/<class>/*`. Images are kept as given (1 channel if every
     image is grayscale, else RGB; all must have one size) unless `image_shape=(H, W, C)` asks for
-    a conversion (resize with bilinear filtering, C=1 grayscale or C=3 RGB).
+    a conversion, done by host.images.to_pixels (the function inference uses: alpha on black,
+    Lanczos resize, C=1 grayscale or C=3 RGB).
 """
 from __future__ import annotations
 
-import gzip
 import os
 import pickle
 import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from host import images
 
 FASHION_MNIST_DIR = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_CLASSES = (
@@ -48,32 +49,12 @@ class Dataset:
     classes: tuple[str, ...]
 
 
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (optionally gzipped), checking the header against the payload size."""
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path}: file not found")
-    opener = gzip.open if path.suffix == ".gz" else open
+    """Read an IDX file (optionally gzipped); host.images.read_idx with the dataset error type."""
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as e:
-        raise DatasetError(f"{path}: cannot read IDX file ({e})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DatasetError(f"{path}: not an IDX file (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise DatasetError(f"{path}: IDX payload has {len(raw) - header} bytes, header promises {expected}")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+        return images.read_idx(path)
+    except images.ImageError as e:
+        raise DatasetError(str(e)) from None
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -189,8 +170,7 @@ def load_cifar10(directory: str | os.PathLike | None = None) -> Dataset:
 # --------------------------------------------------------------------------------------------
 # Image-folder tree: one sub-folder per class.
 # --------------------------------------------------------------------------------------------
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+IMAGE_SUFFIXES = images.IMAGE_SUFFIXES
 TEST_EVERY = 5  # root/<class>/* layout: every 5th image of a class (file-name order) is a test image
 
 
@@ -203,52 +183,32 @@ def _images_in(folder: Path) -> list[Path]:
                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _open_image(path: Path):
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        img = Image.open(path)
-        img.load()  # decode now, so a truncated file fails here and names itself
-        return img
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DatasetError(f"{path}: corrupt or unreadable image ({type(e).__name__}: {e})") from None
-
-
-def _to_array(img, shape: tuple[int, int, int]) -> np.ndarray:
-    from PIL import Image
-
-    h, w, c = shape
-    img = img.convert("L" if c == 1 else "RGB")
-    if img.size != (w, h):
-        img = img.resize((w, h), Image.Resampling.BILINEAR)
-    return np.asarray(img, dtype=np.uint8).reshape(h, w, c)
-
-
 def _read_images(files: list[Path], shape: tuple[int, int, int]) -> np.ndarray:
+    """Every file through host.images.read_image: the conversion inference applies too."""
     out = np.empty((len(files), *shape), dtype=np.uint8)
     for i, p in enumerate(files):
-        out[i] = _to_array(_open_image(p), shape)
+        try:
+            out[i] = images.read_image(p, shape)[0]
+        except images.ImageError as e:
+            raise DatasetError(str(e)) from None
     return out
 
 
 def _infer_shape(files: list[Path]) -> tuple[int, int, int]:
     """Kept as given: one size for all images; 1 channel if every image is grayscale, else 3."""
-    from PIL import Image
-
-    size, gray, first = None, True, None
+    shapes = {}
     for p in files:
         try:
-            with Image.open(p) as img:
-                s, mode = img.size, img.mode
-        except (OSError, SyntaxError, ValueError) as e:
-            raise DatasetError(f"{p}: corrupt or unreadable image ({type(e).__name__}: {e})") from None
-        if size is None:
-            size, first = s, p
-        elif s != size:
-            raise DatasetError(f"images differ in size ({size[0]}x{size[1]} in {first}, {s[0]}x{s[1]} in {p}); "
+            shapes[p] = images.image_shape(p)
+        except images.ImageError as e:
+            raise DatasetError(str(e)) from None
+    first = files[0]
+    (h, w, _) = shapes[first]
+    for p, (ph, pw, _) in shapes.items():
+        if (ph, pw) != (h, w):
+            raise DatasetError(f"images differ in size ({w}x{h} in {first}, {pw}x{ph} in {p}); "
                                f"pass image_shape=(H, W, C) to resize them")
-        gray &= mode in _GRAY_MODES
-    return size[1], size[0], 1 if gray else 3
+    return h, w, 1 if all(s[2] == 1 for s in shapes.values()) else 3
 
 
 def load_image_folder(root: str | os.PathLike, image_shape: tuple[int, int, int] | None = None) -> Dataset:
