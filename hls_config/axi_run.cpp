@@ -2,13 +2,13 @@
 //
 // Why a separate file: it is compiled into the C-simulation shared library only, never into the
 // Vitis HLS design. It moves the beats of one DMA transfer into hls::streams, calls the same
-// squeezenet_axi() that is synthesized, and drains the output stream with its TLAST flags.
+// the AXI top (AXI_TOP_FN) that is synthesized, and drains the output stream with its TLAST flags.
 #include <cstddef>
 #include <cstdint>
 
 #include "axi_top.h"
 
-// Error codes (negative return values of squeezenet_axi_run).
+// Error codes (negative return values of AXI_RUN_FN, named in the generated axi_top_project.h).
 enum {
     AXI_RUN_BAD_INPUT_BEATS = -1,  // n_in_beats != n_images * in_beats_per_image
     AXI_RUN_OUTPUT_TOO_SMALL = -2, // n_out_beats < n_images * out_beats_per_image
@@ -19,13 +19,13 @@ enum {
 
 extern "C" {
 
-uint32_t squeezenet_axi_in_beats_per_image() { return AXI_IN_BEATS_PER_IMAGE; }
+uint32_t AXI_IN_BEATS_FN() { return AXI_IN_BEATS_PER_IMAGE; }
 
-uint32_t squeezenet_axi_out_beats_per_image() { return AXI_OUT_BEATS_PER_IMAGE; }
+uint32_t AXI_OUT_BEATS_FN() { return AXI_OUT_BEATS_PER_IMAGE; }
 
 // Run one batch: `in` holds n_images * in_beats_per_image beats, `out`/`out_last` receive the
 // output beats and their TLAST bits. Returns the number of output beats written, < 0 on error.
-int squeezenet_axi_run(const uint64_t *in, size_t n_in_beats, uint64_t *out, uint8_t *out_last, size_t n_out_beats,
+int AXI_RUN_FN(const uint64_t *in, size_t n_in_beats, uint64_t *out, uint8_t *out_last, size_t n_out_beats,
                        uint32_t n_images) {
     if (n_images == 0)
         return n_in_beats == 0 ? 0 : AXI_RUN_BAD_INPUT_BEATS;
@@ -51,7 +51,7 @@ int squeezenet_axi_run(const uint64_t *in, size_t n_in_beats, uint64_t *out, uin
         in_stream.write(beat);
     }
 
-    squeezenet_axi(in_stream, out_stream, n_images);
+    AXI_TOP_FN(in_stream, out_stream, n_images);
 
     size_t written = 0;
     while (!out_stream.empty()) {

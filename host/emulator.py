@@ -2,7 +2,7 @@
 
 Why: `host/infer.py` must work (and be tested for real) without a PYNQ-Z2. The emulator runs the
 exact C++ that Vitis HLS synthesizes (hls_config/axi_top.cpp around the hls4ml firmware), compiled
-by hw.hls with g++ into a shared library exporting `squeezenet_axi_run`. Bytes go in through the
+by hw.hls with g++ into a shared library whose entry point the io spec names (`c_abi`). Bytes go in through the
 driver's packing code, bytes and TLAST flags come out through its unpacking code
 (host/accelerator.py): only the transport differs from the board (ctypes call instead of DMA).
 
@@ -51,22 +51,22 @@ def model_file(model: str | os.PathLike) -> Path:
     if p.suffix != ".keras":
         p = MODELS_DIR / f"{model}.keras"
     if not p.is_file():
-        raise EmulatorError(f"model file {p} not found (train one with `python -m hw.train`, "
+        raise EmulatorError(f"model file {p} not found (train one with `python -m hw.model.train`, "
                             f"or pass --model NAME for hw/models/NAME.keras)")
     return p
 
 
 class CSimEngine:
-    """The compiled AXI top (hw.hls.AxiLibrary, the ctypes binding of `squeezenet_axi_run`)."""
+    """The compiled AXI top (host.csim_library.AxiLibrary, bound by the io spec's c_abi names)."""
 
     description = "C simulation of the AXI top"
 
     def __init__(self, library: Path, spec: IOSpec) -> None:
-        from hw.hls import AxiLibrary
+        from host.csim_library import AxiLibrary, CSimLibraryError
 
         try:
-            self.lib = AxiLibrary(library)
-        except (OSError, AttributeError) as e:
+            self.lib = AxiLibrary(library, spec)
+        except (OSError, AttributeError, CSimLibraryError) as e:
             raise EmulatorError(f"cannot load the C-simulation library {library}: {e}") from None
         # the library's own geometry must match the io spec the host packs by
         for what, got, expected in (("input", self.lib.in_beats_per_image, spec.input.beats_per_image),
@@ -76,11 +76,11 @@ class CSimEngine:
                                     "the library and io_spec.json come from different builds")
 
     def __call__(self, in_beats: np.ndarray, out_beats: np.ndarray, n_images: int) -> np.ndarray:
-        from hw.hls import HlsError
+        from host.csim_library import CSimLibraryError
 
         try:
             beats, last = self.lib.run(in_beats, n_images)
-        except HlsError as e:
+        except CSimLibraryError as e:
             raise EmulatorError(f"{e} ({n_images} images, {len(in_beats)} input beats)") from None
         if len(beats) != len(out_beats):
             raise EmulatorError(f"the AXI top wrote {len(beats)} output beats, expected {len(out_beats)} "
@@ -155,7 +155,7 @@ def _source_digest(model_path: Path, config: Path) -> str:
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    for p in (model_path, config, REPO / "hw" / "hls.py", REPO / "hw" / "hls4ml_patches.py"):
+    for p in [model_path, config, *sorted((REPO / "hw" / "hls").glob("*.py")), REPO / "hw" / "quant" / "formats.py"]:
         h.update(p.name.encode() + b"\0" + (p.read_bytes() if p.exists() else b""))
     h.update(version("hls4ml").encode())
     return h.hexdigest()
@@ -200,7 +200,7 @@ def prepare_csim(model_path: Path, build_dir=None, log: Callable[[str], None] = 
                 log(f"emulator: converted in {time.perf_counter() - t0:.0f} s")
             library = None
             if need_library:
-                lib_path = project / hls.AXI_LIBRARY
+                lib_path = project / hls.read_io_spec(project)["library"]
                 if not lib_path.exists():
                     log("emulator: compiling the C simulation of the AXI top with g++ (first use, ~1-2 min)")
                 t0 = time.perf_counter()

@@ -81,6 +81,13 @@ class IOSpec:
     output: OutputSpec
     classes: tuple[str, ...]
     max_batch: int
+    # Written by hw.hls.contract; optional so that a hand-made spec (tests, old builds) still loads.
+    in_port: str | None = None
+    out_port: str | None = None
+    control_bundle: str | None = None
+    dma_length_bits: int | None = None
+    library: str | None = None
+    c_abi: dict | None = None
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "io spec") -> "IOSpec":
@@ -100,6 +107,9 @@ class IOSpec:
                     logits_per_beat=int(out["logits_per_beat"]), beats_per_image=int(out["beats_per_image"])),
                 classes=tuple(str(c) for c in d["classes"]),
                 max_batch=int(d["max_batch"]),
+                in_port=d.get("in_port"), out_port=d.get("out_port"), control_bundle=d.get("control_bundle"),
+                dma_length_bits=None if d.get("dma_length_bits") is None else int(d["dma_length_bits"]),
+                library=d.get("library"), c_abi=dict(d["c_abi"]) if d.get("c_abi") is not None else None,
             )
         except KeyError as e:
             raise SpecError(f"{source}: missing field {e.args[0]!r}") from None

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from host import stream
+from host.csim_library import AxiLibrary, CSimLibraryError
 from hw import hls
 
 from conftest import REPO
@@ -54,7 +55,7 @@ def spec(project):
 
 @pytest.fixture(scope="module")
 def axi_lib(project):
-    return hls.AxiLibrary(hls.build_axi_library(PROJECT_DIR))
+    return AxiLibrary(hls.build_axi_library(PROJECT_DIR), stream.IOSpec.from_dict(project[1]))
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +115,12 @@ def test_weights_are_constants_of_the_design(project):
 
 
 def test_stream_fifos_are_shallow(project):
-    """Inter-layer FIFOs get the planner's depths (hw.budget), not hls4ml's whole-feature-map default:
-    the two inputs of each Fire concat absorb the branch skew, every other stream is 2 deep."""
+    """Inter-layer FIFOs get hw.hls.fifo's depths (which the planner reads back from the graph), not
+    hls4ml's whole-feature-map default: the two inputs of each Fire concat absorb the branch skew,
+    every other stream is 2 deep."""
     import re
 
-    from hw.budget import join_fifo_depth
+    from hw.hls.fifo import join_fifo_depth
 
     cpp = (PROJECT_DIR / "firmware" / "squeezenet.cpp").read_text()
     depths = [int(d) for d in re.findall(r"#pragma HLS STREAM variable=\w+ depth=(\d+)", cpp)]
@@ -180,7 +182,7 @@ def test_axi_run_rejects_wrong_sizes(axi_lib, spec, fmnist):
     assert axi_lib.run_raw(beats, 1)[0] == -1  # two images' beats for a batch of one
     assert axi_lib.run_raw(beats, 2, out_capacity=9)[0] == -2  # output buffer one beat too small
     assert axi_lib.run_raw(beats[:0], 0)[0] == 0  # empty batch: nothing to do
-    with pytest.raises(hls.HlsError, match="wrong number of input beats"):
+    with pytest.raises(CSimLibraryError, match="wrong number of input beats"):
         axi_lib.run(beats, 3)
 
 
@@ -216,14 +218,16 @@ def test_shipped_config_is_valid(raw_config, deployed_model):
     cfg = hls.parse_config(raw_config, CONFIG)
     hls.check_against_model(cfg, deployed_model)
     assert cfg.model_path == REPO / "hw" / "models" / "squeezenet_fmnist.keras"
-    multiplying = {l.name for l in deployed_model.layers if hls.mult_size(l) is not None}
+    from hw.hls.config import mult_size
+
+    multiplying = {l.name for l in deployed_model.layers if mult_size(l) is not None}
     assert set(cfg.reuse_factors) == multiplying  # every conv layer has its own folding
 
 
 def test_unknown_top_level_key(raw_config):
     raw_config["KerasH5"] = "x.h5"
     msg = _error(raw_config)
-    assert "unknown key 'KerasH5'" in msg and "allowed: KerasModel" in msg
+    assert "unknown key 'KerasH5'" in msg and "KerasModel" in msg
 
 
 def test_unknown_layer_key(raw_config):
@@ -232,12 +236,22 @@ def test_unknown_layer_key(raw_config):
     assert "HLSConfig.LayerName.conv1" in msg and "'Reuse'" in msg and "ReuseFactor" in msg
 
 
-def test_unknown_model_and_hls_keys(raw_config):
+def test_typos_refused_with_a_suggestion(raw_config):
     bad = copy.deepcopy(raw_config)
-    bad["HLSConfig"]["Model"]["BramFactor"] = 100
-    assert "HLSConfig.Model: unknown key 'BramFactor'" in _error(bad)
-    raw_config["HLSConfig"]["LayerType"] = {}
-    assert "HLSConfig: unknown key 'LayerType'; allowed: Model, LayerName" in _error(raw_config)
+    bad["HLSConfig"]["Model"]["ReuseFacter"] = 100
+    assert "HLSConfig.Model: unknown key 'ReuseFacter' (did you mean 'ReuseFactor'?)" in _error(bad)
+    raw_config["HLSConfig"]["LayerTyp"] = {}
+    assert "HLSConfig: unknown key 'LayerTyp' (did you mean 'LayerType'?)" in _error(raw_config)
+
+
+def test_hls4ml_vocabulary_is_accepted(raw_config):
+    """Keys and strategies hls4ml itself defines are valid config, not typos."""
+    raw_config["HLSConfig"]["LayerType"] = {"Conv2D": {"ReuseFactor": 4, "ParallelizationFactor": 1}}
+    raw_config["HLSConfig"]["Model"]["BramFactor"] = 100
+    raw_config["HLSConfig"]["LayerName"]["fire2_squeeze"]["Strategy"] = "distributed_arithmetic"
+    raw_config["HLSConfig"]["LayerName"]["conv1"]["ParallelizationFactor"] = 2
+    cfg = hls.parse_config(raw_config, CONFIG)
+    assert cfg.layer_config["fire2_squeeze"]["Strategy"] == "distributed_arithmetic"
 
 
 def test_unknown_layer_name(raw_config, deployed_model):
@@ -295,7 +309,7 @@ def test_project_settings(raw_config, key, value, expected):
 
 def test_strategy_choices(raw_config):
     raw_config["HLSConfig"]["Model"]["Strategy"] = "Fast"
-    assert "unknown Strategy 'Fast'; allowed: Latency, Resource" in _error(raw_config)
+    assert "unknown Strategy 'Fast'; hls4ml's strategies: Latency, Resource" in _error(raw_config)
 
 
 def test_missing_and_malformed_files(tmp_path):
@@ -318,3 +332,38 @@ def test_cli_refuses_bad_config_before_converting(raw_config, tmp_path, capsys):
     assert err.startswith("hw.hls: error:") and "fire3_expand3x3" in err and "valid: 1, 2, 3" in err
     assert "Traceback" not in err
     assert not out.exists()  # nothing was converted or written
+
+
+def test_part_without_resource_figures_is_refused(raw_config):
+    raw_config["Part"] = "xcvu13p-flga2577-2-e"
+    assert "no resource figures in hw/chip.py" in _error(raw_config)
+
+
+def test_beat_width_single_source_32_bits(deployed_model_path, fmnist_test_subset, tmp_path_factory):
+    """Change the beat width in the one place (StreamContract): the io spec, the generated C++
+    header, the compiled wrapper, the host packing and the Tcl all follow, still bit-exact."""
+    from host.emulator import CSimEngine, GoldenEngine, load_golden
+    from hw.flow import tclgen
+    from hw.hls.contract import StreamContract
+
+    out = tmp_path_factory.mktemp("beat32") / "prj"
+    hls.convert(CONFIG, out, model_path=deployed_model_path, contract=StreamContract(beat_bits=32))
+    d = hls.read_io_spec(out)
+    assert (d["input"]["beat_bits"], d["input"]["pixels_per_beat"], d["input"]["beats_per_image"]) == (32, 4, 196)
+    assert (d["output"]["logits_per_beat"], d["output"]["beats_per_image"]) == (1, 10)
+    header = (out / "firmware" / "axi_top_project.h").read_text()
+    assert "#define AXI_BEAT_BITS 32" in header and "#define AXI_RUN_FN squeezenet_axi_run" in header
+    spec = stream.IOSpec.from_dict(d)
+    engine = CSimEngine(hls.build_axi_library(out), spec)
+    assert (engine.lib.in_beats_per_image, engine.lib.out_beats_per_image) == (196, 10)  # the compiled C++ agrees
+    x = fmnist_test_subset[0][:6]
+    beats = stream.pack_images(x, spec)
+    assert beats.dtype == np.dtype("<u4") and len(beats) == 6 * 196
+    out_beats = np.zeros(spec.out_beats(6), dtype=spec.output.beat_dtype)
+    last = engine(beats, out_beats, 6)
+    stream.check_tlast(last, len(out_beats))
+    golden = load_golden(deployed_model_path).forward(x)
+    assert np.array_equal(stream.unpack_logits(out_beats, 6, spec), golden)
+    assert np.array_equal(GoldenEngine(load_golden(deployed_model_path), spec)(beats, out_beats.copy(), 6), last)
+    names = tclgen.spec_names(d)
+    assert (names["in_beat_bits"], names["out_beat_bits"]) == (32, 32)

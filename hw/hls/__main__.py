@@ -1,0 +1,5 @@
+import sys
+
+from hw.hls.convert import main
+
+sys.exit(main())
