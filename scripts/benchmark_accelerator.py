@@ -16,21 +16,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="hw/models/squeezenet_fmnist.keras")
-    ap.add_argument("--clock-ns", type=float, default=10.0)
+    ap.add_argument("--config", default="hls_config/squeezenet_fmnist.yml", help="hls4ml YAML of the design")
+    ap.add_argument("--clock-ns", type=float, help="override the YAML's ClockPeriod")
     ap.add_argument("--skip-imagenet", action="store_true")
     a = ap.parse_args(argv)
-    from hw import budget as B
-    from hw.model import ModelError, load_model
+    from hw import plan as B
+    from hw.plan import imagenet
 
     try:
-        model = load_model(a.model)
-    except ModelError as e:
+        layers, cfg = B.from_config(a.config, overrides={"ClockPeriod": a.clock_ns})
+    except B.BudgetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    layers = B.extract_layers(model)
+    a.clock_ns = cfg.clock_ns
     mhz = 1000 / a.clock_ns
-    print(f"# Accelerator model: {a.model} at {mhz:.0f} MHz (analytical estimates, hw/budget.py)\n")
+    print(f"# Accelerator model: {cfg.model_path.name} ({a.config}, the graph hls4ml builds) at {mhz:.0f} MHz "
+          "(analytical estimates, hw/plan/)\n")
 
     results = []
     for fifo in B.FIFO_MODES:
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
                 results.append((fifo, mult, None, None, time.perf_counter() - t, str(e)))
 
     deployed = next(r for r in results if r[0] == B.DEFAULT_FIFO and r[1] == "auto")
-    print(f"## Deployed plan (FIFO depths '{B.DEFAULT_FIFO}' as hw/hls.py sets them, default multiplier mapping), "
+    print(f"## Deployed plan (FIFO depths '{B.DEFAULT_FIFO}' as hw/hls/ sets them, default multiplier mapping), "
           "balanced folding\n")
     if deployed[2] is not None:
         print(deployed[2].markdown())
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
             print(f"| {l.name} | {l.rf} | {l.mults} | {l.ii_cycles:,} |")
     if not a.skip_imagenet:
         print("\n## ImageNet SqueezeNet on the XC7Z020 (float Keras models, assumed weight width)\n")
-        print(B.refusal_markdown(B.refusal_rows()))
+        print(imagenet.refusal_markdown(imagenet.refusal_rows()))
     return 0
 
 

@@ -60,6 +60,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=100, help="AXI library batch size (one DMA transfer)")
     args = p.parse_args(argv)
 
+    from host.csim_library import AxiLibrary
     from host.stream import IOSpec, pack_images, unpack_logits
     from hw import hls
     from hw.data import load_fashion_mnist
@@ -71,11 +72,12 @@ def main(argv=None) -> int:
         with Timer() as t_csim_build:
             hls.compile_csim(hls_model)
         with Timer() as t_axi_build:
-            lib = hls.AxiLibrary(hls.build_axi_library(args.out, force=True))
+            lib_path = hls.build_axi_library(args.out, force=True)
     except hls.HlsError as e:
         print(f"benchmark_csim: error: {e}", file=sys.stderr)
         return 2
     spec = IOSpec.from_dict(hls.read_io_spec(args.out))
+    lib = AxiLibrary(lib_path, spec)
     frac = spec.output.frac_bits
 
     ds = load_fashion_mnist()

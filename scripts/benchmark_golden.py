@@ -1,4 +1,4 @@
-"""Speed and float-vs-integer figures of the integer golden model (hw/golden.py).
+"""Speed and float-vs-integer figures of the integer golden model (hw/golden/).
 
     python scripts/benchmark_golden.py [--model hw/models/squeezenet_fmnist.keras] [--n 10000]
         [--keras 1000] [--csim 100]

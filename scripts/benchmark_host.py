@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     log = (lambda m: print(m, file=sys.stderr))
 
     csim = EmulatedAccelerator(args.model, batch_size=min(args.batch_size, args.csim_images), engine="csim", log=log)
-    print(f"# host-side overhead per image (numpy pack/unpack into preallocated buffers, best of 20)")
+    print("# host-side overhead per image (numpy pack/unpack into preallocated buffers, best of 20)")
     for batch in (1, 16, 256):
         o = pack_unpack_overhead(csim.spec, batch, 20)
         print(f"batch {batch:4d}: pack {o['pack_us_per_image']:8.2f} us/image, "

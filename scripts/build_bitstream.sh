@@ -6,7 +6,7 @@
 #
 # Steps (each leaves a marker in <out>/.steps/, re-runs skip finished steps):
 #   hls_project  csim  hls_ip  vivado_project  vivado_bitstream  collect
-# The steps live in scripts/flow/flow.py; this wrapper only finds the repository and Python.
+# The steps live in hw/flow/flow.py; this wrapper only finds the repository and Python.
 # See docs/BUILD.md for the tools, versions and time per step.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,4 +18,4 @@ if ! command -v "$py" >/dev/null 2>&1; then
 fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
 cd "$repo"
-exec "$py" -m scripts.flow.flow "$@"
+exec "$py" -m hw.flow "$@"

@@ -2,11 +2,11 @@
 """Figures of the Fire-module RTL for each Fire module of a trained model, as a markdown table:
 
   * cycles per frame measured in simulation (Icarus + the cocotb bench's `throughput` test:
-    spacing of consecutive frames streamed with no stalls) vs the II hw.budget's plan predicts for
+    spacing of consecutive frames streamed with no stalls) vs the II hw.plan's plan predicts for
     that Fire module (its slowest layer, cycles per image), and their ratio (goal: within 10 %);
   * Yosys `synth_xilinx -family xc7` cell counts: LUT, FF, LUTRAM/SRL, RAMB18E1/RAMB36E1, DSP48E1.
 
-The RTL of each module is folded to meet the plan's per-layer II (hw.rtlgen.fold_for_pixel_cycles).
+The RTL of each module is folded to meet the plan's per-layer II (hw.rtl.generate.fold_for_pixel_cycles).
 
     python scripts/rtl_report.py [--model hw/models/squeezenet_fmnist.keras] [--config hls_config/<model>.yml]
                                  [--fires fire2,fire4] [--no-sim] [--no-synth] [--out build/rtl_report]
@@ -73,8 +73,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the figures to this JSON file")
     a = ap.parse_args(argv)
 
-    from hw.rtlgen import (RTLError, budget_fire_ii, budget_pixel_cycles, fold_for_pixel_cycles, full_fold,
-                           model_fires, pixel_cycles, write_fire_rtl)
+    from hw import plan as P
+    from hw.rtl.generate import (RTLError, fold_for_pixel_cycles, model_fires, pixel_cycles, plan_fire_ii,
+                                 plan_pixel_cycles, write_fire_rtl)
 
     try:
         model_path = Path(a.model)
@@ -84,13 +85,12 @@ def main(argv=None) -> int:
 
         model = load_model(model_path)
         cfg = Path(a.config) if a.config else REPO / "hls_config" / f"{model_path.stem}.yml"
-        reuse = None
-        if cfg.exists():
-            from hw.budget import read_reuse
-
-            reuse = read_reuse(cfg)
-        elif a.config:
+        if not cfg.exists():
             raise ReportError(f"{cfg}: hls4ml config not found")
+        try:
+            planned = P.plan(P.from_config(cfg, model_path)[0])
+        except P.BudgetError as e:
+            raise ReportError(str(e)) from None
         fires = model_fires(model)
         if a.fires:
             want = set(a.fires.split(","))
@@ -101,12 +101,11 @@ def main(argv=None) -> int:
         out = Path(a.out)
         rows = []
         for fire, h, w in fires:
-            target = budget_pixel_cycles(model, fire, h, w, reuse)
-            fold = fold_for_pixel_cycles(fire, target) if target else full_fold(fire)
+            fold = fold_for_pixel_cycles(fire, plan_pixel_cycles(planned, fire, h, w))
             rtl = write_fire_rtl(fire, h, w, fold, out / fire.name / "rtl")
             row = {"fire": fire.name, "hw": f"{h}x{w}", "mults": fold.mults, "fold": fold,
                    "pixel_cycles": pixel_cycles(fire, fold), "implied": rtl.frame_cycles,
-                   "planned": budget_fire_ii(model, fire, reuse)}
+                   "planned": plan_fire_ii(planned, fire)}
             if not a.no_sim:
                 from simrun import describe, run_fire_rtl
 
@@ -125,10 +124,10 @@ def main(argv=None) -> int:
         return 2
 
     print(f"Fire-module RTL, model {model_path.name}, ReuseFactors from "
-          f"{cfg.relative_to(REPO) if reuse is not None and cfg.is_relative_to(REPO) else (cfg if reuse else 'none (RF=1)')}, "
+          f"{cfg.relative_to(REPO) if cfg.is_relative_to(REPO) else cfg} (the graph hls4ml builds from it), "
           "100 MHz\n")
     print("| Fire | frame | mults/cycle (sq, e1, e3) | cycles/pixel (sq, e1, e3) | cycles/frame measured | "
-          "planned II (hw.budget) | measured / planned | first-beat latency |")
+          "planned II (hw.plan) | measured / planned | first-beat latency |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         f = r["fold"]
@@ -138,7 +137,7 @@ def main(argv=None) -> int:
         ratio = f"{meas / plan:.3f}" if meas and plan else "-"
         print(f"| {r['fire']} | {r['hw']} | {f.squeeze.mults}, {f.expand1x1.mults}, {f.expand3x3.mults} | "
               f"{pc['squeeze']}, {pc['expand1x1']}, {pc['expand3x3']} | "
-              f"{meas if meas else '-'} (implied {r['implied']}) | {plan if plan else '- (no hw/budget.py)'} | "
+              f"{meas if meas else '-'} (implied {r['implied']}) | {plan if plan else '- (no hw/plan/)'} | "
               f"{ratio} | {r.get('latency', '-')} |")
     if not a.no_synth:
         print("\nYosys 0.23 `synth_xilinx -family xc7` cell counts (no timing closure, no Vivado):\n")

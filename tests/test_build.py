@@ -11,30 +11,22 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # scripts/flow is run as `python -m scripts.flow.flow` from the repo root
+from hw.flow import reports, tclgen
+from hw.flow.fire import FireExportError, make_shim, verilog_ports
+from hw.hls.contract import StreamFormats, io_spec
 
-from scripts.flow import reports, tclgen  # noqa: E402
-from scripts.flow.fire import FireExportError, make_shim, verilog_ports  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = REPO / "scripts" / "build_bitstream.sh"
 STUB = REPO / "tests" / "tcl_stub.tcl"
 MODEL = REPO / "hw" / "models" / "squeezenet_fmnist.keras"
 CONFIG = REPO / "hls_config" / "squeezenet_fmnist.yml"
-SPEC_EXAMPLE = {
-    "model": "squeezenet_fmnist", "top": "squeezenet_axi", "ip_name": "squeezenet_axi_0", "dma_name": "axi_dma_0",
-    "batch_register": "n_images",
-    "input": {"shape": [28, 28, 1], "dtype": "uint8", "frac_bits": 8, "beat_bits": 64, "pixels_per_beat": 8,
-              "beats_per_image": 98},
-    "output": {"n_logits": 10, "logit_bits": 16, "frac_bits": 9, "signed": True, "beat_bits": 64, "lane_bits": 32,
-               "logits_per_beat": 2, "beats_per_image": 5},
-    "classes": [str(i) for i in range(10)], "max_batch": 65536,
-}
+SPEC_EXAMPLE = io_spec(StreamFormats((28, 28, 1), "input_t", "result_t", 10, 16, 9, True), "squeezenet_fmnist",
+                       [str(i) for i in range(10)])  # the contract's own writer: no hand copy of its fields
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,14 +272,14 @@ def check_block_design(calls, spec):
     assert bd["cells"][ip] == f"xilinx.com:hls:{top}:1.0"
     assert bd["cells"][dma] == "xilinx.com:ip:axi_dma:7.1"
     assert {"processing_system7_0", "rst_ps7_0", "ps7_0_axi_periph", "axi_smc"} <= set(bd["cells"])
-    assert (f"{dma}/M_AXIS_MM2S", f"{ip}/{spec.get('in_port', 'in_stream')}") in bd["intf"]
-    assert (f"{ip}/{spec.get('out_port', 'out_stream')}", f"{dma}/S_AXIS_S2MM") in bd["intf"]
-    assert ("ps7_0_axi_periph/M01_AXI", f"{ip}/s_axi_control") in bd["intf"]
+    assert (f"{dma}/M_AXIS_MM2S", f"{ip}/{spec['in_port']}") in bd["intf"]
+    assert (f"{ip}/{spec['out_port']}", f"{dma}/S_AXIS_S2MM") in bd["intf"]
+    assert ("ps7_0_axi_periph/M01_AXI", f"{ip}/s_axi_{spec['control_bundle']}") in bd["intf"]
     assert ("ps7_0_axi_periph/M00_AXI", f"{dma}/S_AXI_LITE") in bd["intf"]
     assert ("axi_smc/M00_AXI", "processing_system7_0/S_AXI_HP0") in bd["intf"]
     assert ("processing_system7_0/M_AXI_GP0", "ps7_0_axi_periph/S00_AXI") in bd["intf"]
     d = bd["props"][dma]
-    assert (d["CONFIG.c_include_sg"], d["CONFIG.c_sg_length_width"]) == ("0", "26")
+    assert (d["CONFIG.c_include_sg"], d["CONFIG.c_sg_length_width"]) == ("0", str(spec["dma_length_bits"]))
     assert d["CONFIG.c_m_axis_mm2s_tdata_width"] == str(spec["input"]["beat_bits"])
     assert d["CONFIG.c_s_axis_s2mm_tdata_width"] == str(spec["output"]["beat_bits"])
     ps = bd["props"]["processing_system7_0"]
@@ -314,7 +306,7 @@ def test_block_design_takes_every_name_from_the_io_spec(tmp_path):
 
 def test_hls_tcl_flow_order_and_top(tmp_path):
     s = tclgen.hls_settings(hls_project="squeezenet_axi_prj", top="squeezenet_axi", part="xc7z020clg400-1",
-                            clock_ns=10.0, design_files=[tmp_path / "net.cpp", tmp_path / "axi_top.cpp"],
+                            clock_ns=10.0, clock_uncertainty="27%", design_files=[tmp_path / "net.cpp", tmp_path / "axi_top.cpp"],
                             tb_files=[tmp_path / "tb.cpp"], include_dirs=[tmp_path], run_csim=True,
                             csim_argv="in.txt exp.txt 4")
     cfg = tclgen.write_config(tmp_path / "hls_config.tcl", s)
@@ -327,6 +319,7 @@ def test_hls_tcl_flow_order_and_top(tmp_path):
     assert exp[exp.index("-format") + 1] == "ip_catalog" and exp[exp.index("-rtl") + 1] == "verilog"
     assert exp[exp.index("-ipname") + 1] == "squeezenet_axi" and exp[exp.index("-vendor") + 1] == "xilinx.com"
     assert ["set_part", "xc7z020clg400-1"] in calls and calls[-1] == ["exit", "0"]
+    assert ["set_clock_uncertainty", "27%", "default"] in calls
     assert sum(1 for c in calls if c[:2] == ["add_files", "-tb"]) == 1
 
 
@@ -448,7 +441,7 @@ def test_missing_weights_and_config(tmp_path):
                 "--dry-run", "--out", tmp_path / "o")
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("preflight:")]
-    assert any("model weights" in ln and "gone.keras" in ln and "hw.train" in ln for ln in lines)
+    assert any("model weights" in ln and "gone.keras" in ln and "hw.model.train" in ln for ln in lines)
     assert any("hls4ml config" in ln and "none.yml" in ln for ln in lines)
 
 
@@ -482,7 +475,6 @@ def test_collect_fails_when_timing_is_not_met_and_keeps_earlier_outputs(tmp_path
     assert sorted(p.name for p in bits.iterdir()) == ["squeezenet_fmnist.bit"]
 
 
-@pytest.mark.skipif(not (REPO / "hw" / "budget.py").exists() or not CONFIG.exists(), reason="planner or config missing")
 def test_a_config_that_does_not_fit_stops_before_any_step(tmp_path):
     """Every ReuseFactor 1 (fully parallel): far more multipliers than the XC7Z020's 220 DSPs."""
     import yaml
@@ -495,7 +487,7 @@ def test_a_config_that_does_not_fit_stops_before_any_step(tmp_path):
     bad.write_text(yaml.safe_dump(cfg))
     r = run_cli("--dry-run", "--config-file", bad, "--out", tmp_path / "o")
     assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
-    assert "preflight: the model does not fit the XC7Z020 per the budget planner" in r.stderr
+    assert "preflight: the model does not fit the chip per the budget planner" in r.stderr
     assert "DSP" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "o" / "hls").exists()
 
 
@@ -508,8 +500,6 @@ def test_unknown_step_is_a_usage_error():
 # the real dry run (hls4ml project, golden vectors, g++ C simulation, planner, Tcl, commands)
 # ---------------------------------------------------------------------------------------------
 DRY_OUT = REPO / "build" / "test_build" / "dry"
-needs_flow_deps = pytest.mark.skipif(not (REPO / "hw" / "hls.py").exists() or not (REPO / "hw" / "budget.py").exists()
-                                     or not CONFIG.exists(), reason="hw/hls.py, hw/budget.py or the hls config missing")
 
 
 @pytest.fixture(scope="module")
@@ -517,19 +507,18 @@ def dry_run():
     """One dry run per session; its project and C-simulation library are reused from build/ (hw.hls caches)."""
     for marker in ("hls_ip", "vivado_project", "vivado_bitstream", "collect"):
         (DRY_OUT / ".steps" / f"{marker}.json").unlink(missing_ok=True)
-    r = run_cli("--dry-run", "--ignore-budget", "--csim-images", 4, "--out", DRY_OUT, "--bitstream-dir",
+    r = run_cli("--dry-run", "--csim-images", 4, "--out", DRY_OUT, "--bitstream-dir",
                 DRY_OUT / "bitstreams", "--from-step", "csim" if (DRY_OUT / ".steps" / "hls_project.json").exists() else "hls_project",
                 path=clean_path(DRY_OUT.parent / "path"))
     return r
 
 
-@needs_flow_deps
 def test_dry_run_builds_what_it_can_and_prints_the_vendor_commands(dry_run):
     r = dry_run
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = r.stdout
-    # the planner ran (its verdict is a warning under --ignore-budget, the flow goes on either way)
-    assert "budget planner says the model fits" in out or "WARNING (--ignore-budget): the model does not fit" in out
+    # the planner ran on the deployed config and passed it (a refusal would have stopped the run)
+    assert "budget planner says the model fits" in out or "budget planner verdict for these inputs cached (fits)" in out
     assert "TB PASS: 4 images" in out  # g++ C simulation of the AXI top == golden model, beat for beat
     assert "vitis-run --mode hls --tcl" in out and str(DRY_OUT / "tcl" / "hls_ip.tcl") in out
     summary = out.split("vendor commands that a full build runs:")[1].strip().splitlines()
@@ -541,7 +530,6 @@ def test_dry_run_builds_what_it_can_and_prints_the_vendor_commands(dry_run):
     assert {"hls_project", "csim"} <= steps and not steps & {"hls_ip", "vivado_project", "vivado_bitstream", "collect"}
 
 
-@needs_flow_deps
 def test_dry_run_tcl_names_match_the_io_spec_the_driver_reads(dry_run, tmp_path):
     """The generated config.tcl + block design, sourced with stubs, use the io spec's names."""
     assert dry_run.returncode == 0
@@ -558,20 +546,36 @@ def test_dry_run_tcl_names_match_the_io_spec_the_driver_reads(dry_run, tmp_path)
     assert ["set_top", spec["top"]] in hls
 
 
-@needs_flow_deps
 def test_rerun_skips_finished_steps(dry_run):
     assert dry_run.returncode == 0
-    r = run_cli("--dry-run", "--ignore-budget", "--csim-images", 4, "--out", DRY_OUT, "--bitstream-dir",
+    r = run_cli("--dry-run", "--csim-images", 4, "--out", DRY_OUT, "--bitstream-dir",
                 DRY_OUT / "bitstreams", path=clean_path(DRY_OUT.parent / "path"))
     assert r.returncode == 0, r.stderr
     assert "[hls_project] done earlier, skipped" in r.stdout and "[csim] done earlier, skipped" in r.stdout
 
 
 @pytest.mark.slow
-@needs_flow_deps
 def test_fire_rtl_dry_run_checks_the_fire_project_bit_exact(tmp_path):
     r = run_cli("--fire-rtl", "--dry-run", "--out", tmp_path / "fire", path=clean_path(tmp_path))
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     info = json.loads((tmp_path / "fire" / "fire" / "fire.json").read_text())
     assert info["fire"] == "fire2" and info["in_channels"] == 32 and info["out_channels"] == 64
     assert "vitis-run --mode hls --tcl" in r.stdout and "HLS_FIRE_RTL_DIR" not in r.stderr
+
+
+def test_clock_override_reaches_hls4ml_vitis_and_vivado_alike(tmp_path):
+    """--clock-ns changes the one source (the YAML as loaded), so every tool sees the same period."""
+    from hw.flow.flow import Build, BuildConfig
+
+    cfg = BuildConfig(model="squeezenet_fmnist", out=str(tmp_path / "o"), clock_ns=8.0)
+    hc = cfg.hls_config()
+    assert hc.clock_ns == 8.0 and hc.part == "xc7z020clg400-1"
+    hls_dict = hc.hls4ml_dict(None, tmp_path / "p")  # what hls4ml converts with
+    assert hls_dict["ClockPeriod"] == 8.0 and hls_dict["ClockUncertainty"] == hc.clock_uncertainty
+    b = Build(cfg, log=lambda s: None)
+    b.spec_path.parent.mkdir(parents=True)
+    b.spec_path.write_text(json.dumps(SPEC_EXAMPLE))
+    text = b.vivado_config().read_text()
+    assert "set fclk_mhz {125}" in text and "set part {xc7z020clg400-1}" in text
+    default = BuildConfig(model="squeezenet_fmnist", out=str(tmp_path / "d")).hls_config()
+    assert default.clock_ns == 10.0

@@ -7,9 +7,6 @@ lock), so the suite compiles the firmware once; later runs reuse the cached AXI 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -1,5 +1,5 @@
 # Vivado step 2: synthesis, implementation, bitstream, then the reports that the build JSON is
-# made from (utilization, timing summary). Timing is judged by scripts/flow/reports.py (WNS >= 0).
+# made from (utilization, timing summary). Timing is judged by hw/flow/reports.py (WNS >= 0).
 
 foreach v {vivado_project vivado_dir jobs report_dir} {
     if {![info exists $v]} {

@@ -7,7 +7,7 @@
 
 proc sn_create_block_design {} {
     global bd_name top ip_name ip_vendor ip_library ip_version dma_name in_port out_port ctrl_intf \
-        in_beat_bits out_beat_bits fclk_mhz sg_length_width
+        in_beat_bits out_beat_bits fclk_mhz sg_length_width hp_data_bits
 
     create_bd_design $bd_name
 
@@ -19,7 +19,7 @@ proc sn_create_block_design {} {
         CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $fclk_mhz \
         CONFIG.PCW_USE_M_AXI_GP0 {1} \
         CONFIG.PCW_USE_S_AXI_HP0 {1} \
-        CONFIG.PCW_S_AXI_HP0_DATA_WIDTH {64}] $ps
+        CONFIG.PCW_S_AXI_HP0_DATA_WIDTH $hp_data_bits] $ps
 
     # --- reset, DMA, accelerator, interconnects -----------------------------------------------
     set rst [create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset:5.0 rst_ps7_0]
@@ -34,10 +34,10 @@ proc sn_create_block_design {} {
         CONFIG.c_sg_include_stscntrl_strm {0} \
         CONFIG.c_include_mm2s {1} \
         CONFIG.c_include_s2mm {1} \
-        CONFIG.c_m_axi_mm2s_data_width {64} \
+        CONFIG.c_m_axi_mm2s_data_width $hp_data_bits \
         CONFIG.c_m_axis_mm2s_tdata_width $in_beat_bits \
         CONFIG.c_mm2s_burst_size {16} \
-        CONFIG.c_m_axi_s2mm_data_width {64} \
+        CONFIG.c_m_axi_s2mm_data_width $hp_data_bits \
         CONFIG.c_s_axis_s2mm_tdata_width $out_beat_bits \
         CONFIG.c_s2mm_burst_size {16}] $dma
 

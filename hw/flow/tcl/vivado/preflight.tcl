@@ -1,6 +1,6 @@
 # Preflight query: is the part (and the PYNQ-Z2 board definition) installed in this Vivado?
 # Usage: vivado -mode batch -source preflight.tcl -tclargs <part> <board_part> [<board_repo>]
-# Prints one "PREFLIGHT <what> <name> ok|missing" line per item; scripts/flow/preflight.py reads them.
+# Prints one "PREFLIGHT <what> <name> ok|missing" line per item; hw/flow/preflight.py reads them.
 set part [lindex $argv 0]
 set board_part [lindex $argv 1]
 set board_repo [lindex $argv 2]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import preflight, tclgen
+from hw.flow import tclgen
 
 SHIM_SUFFIX = "_hls"  # module <fire>_hls: the bench-facing wrapper
 
@@ -25,29 +25,18 @@ class FireExportError(RuntimeError):
     """The Fire module cannot be cut out, converted or exported."""
 
 
-def _consumer_quantizer(model, fire: str):
-    """The input quantizer applied to <fire>_concat's output in the full model (through dropout)."""
-    cat = model.get_layer(f"{fire}_concat")
-    frontier = [cat.output]
-    for _ in range(4):
-        users = [l for l in model.layers if any(t is f for t in _inputs(l) for f in frontier)]
-        if not users:
-            break
-        q = [l for l in users if getattr(l, "enable_iq", False) and getattr(l, "iq", None) is not None]
-        if q:
-            return q[0].iq
-        frontier = [u.output for u in users if u.__class__.__name__ == "Dropout"]
-        if not frontier:
-            break
-    raise FireExportError(f"no quantizer consumes {fire}_concat: the Fire output has no fixed-point format")
+def _consumer_quantizer(model, fire_step):
+    """The quantizer that sets the Fire output format, as hw.golden derived it (the one derivation
+    of the Fire boundary): the input quantizer of the layer consuming <fire>_concat, or that
+    standalone Quantizer layer itself."""
+    names = fire_step.params.get("output_quantized_by") or []
+    if not names:
+        raise FireExportError(f"no quantizer consumes {fire_step.name}: the Fire output has no fixed-point format")
+    layer = model.get_layer(names[0])
+    return layer if type(layer).__name__ == "Quantizer" else layer.iq
 
 
-def _inputs(layer):
-    node = layer._inbound_nodes[0] if layer._inbound_nodes else None
-    return list(node.input_tensors) if node is not None else []
-
-
-def fire_submodel(model, fire: str):
+def fire_submodel(model, fire: str, net=None):
     """Keras model: Input (fire's input shape) -> squeeze -> expand1x1 || expand3x3 -> concat -> quantizer."""
     import keras
 
@@ -59,47 +48,50 @@ def fire_submodel(model, fire: str):
     inp = keras.Input(tuple(sq.input.shape[1:]), name=f"{fire}_in")
     s = sq(inp)
     y = keras.layers.Concatenate(name=f"{fire}_concat")([e1(s), e3(s)])
-    y = _consumer_quantizer(model, fire)(y)
+    from hw import golden
+
+    net = net or golden.extract(model)
+    steps = [l for l in net.layers if l.kind == "fire" and l.fire.name == fire]
+    if not steps:
+        raise FireExportError(f"hw.golden does not treat {fire} as a Fire module")
+    y = _consumer_quantizer(model, steps[0])(y)
     return keras.Model(inp, y, name=fire)
 
 
-def _hls_config(sub, config_path: Path, clock_ns: float) -> dict:
+def _hls_config(sub, hls_cfg) -> dict:
     """hls4ml config of the sub-model: Resource strategy, ReuseFactors of the full model's YAML."""
     import hls4ml
 
     cfg = hls4ml.utils.config_from_keras_model(sub, granularity="name", backend="Vitis")
     cfg["Model"]["Strategy"] = "Resource"
-    if config_path.exists():
-        import yaml
-
-        full = yaml.safe_load(config_path.read_text()) or {}
-        layers = (full.get("HLSConfig") or {}).get("LayerName") or {}
-        for name, lc in cfg.get("LayerName", {}).items():
-            rf = (layers.get(name) or {}).get("ReuseFactor")
-            if rf:
-                lc["ReuseFactor"] = rf
+    for name, lc in cfg.get("LayerName", {}).items():
+        rf = hls_cfg.reuse_factors.get(name)
+        if rf:
+            lc["ReuseFactor"] = rf
     return cfg
 
 
-def write_fire_project(model_path: Path, config_path: Path, fire: str, out_dir: Path, clock_ns: float,
-                       n_check: int = 8, seed: int = 0) -> dict:
+def write_fire_project(model_path: Path, hls_cfg, fire: str, out_dir: Path, n_check: int = 8, seed: int = 0) -> dict:
     """Write the one-Fire hls4ml project under out_dir/hls and check its C simulation bit-exact."""
     import hls4ml
 
-    from hw import golden, hls4ml_patches
+    from hw import golden
+    from hw.hls import patches
     from hw.model import load_model
 
-    hls4ml_patches.apply()
+    patches.apply()
     model = load_model(model_path)
-    sub = fire_submodel(model, fire)
-    fps = [f for f in golden.extract(model).fires if f.name == fire]
+    net = golden.extract(model)
+    sub = fire_submodel(model, fire, net)
+    fps = [f for f in net.fires if f.name == fire]
     if not fps:
         raise FireExportError(f"hw.golden does not treat {fire} as a Fire module")
     fp = fps[0]
     prj = out_dir / "hls"
     hm = hls4ml.converters.convert_from_keras_model(
-        sub, hls_config=_hls_config(sub, config_path, clock_ns), output_dir=str(prj), project_name=fire,
-        backend="Vitis", io_type="io_stream", part=preflight.PART, clock_period=clock_ns)
+        sub, hls_config=_hls_config(sub, hls_cfg), output_dir=str(prj), project_name=fire,
+        backend="Vitis", io_type="io_stream", part=hls_cfg.part, clock_period=hls_cfg.clock_ns,
+        clock_uncertainty=hls_cfg.clock_uncertainty)
     hm.compile()  # writes the project and builds the C-simulation library with g++
 
     rng = np.random.default_rng(seed)
@@ -125,12 +117,13 @@ def write_fire_project(model_path: Path, config_path: Path, fire: str, out_dir: 
     return info
 
 
-def fire_hls_settings(fire_dir: Path, fire: str, clock_ns: float) -> dict:
+def fire_hls_settings(fire_dir: Path, fire: str, hls_cfg) -> dict:
     """Vitis HLS settings: hls4ml's top itself (its axis ports), no testbench (checked above), Verilog out."""
     prj = fire_dir / "hls"
     src = prj / "firmware" / f"{fire}.cpp"
-    return tclgen.hls_settings(hls_project=f"{fire}_prj", top=fire, part=preflight.PART, clock_ns=clock_ns,
-                               design_files=[src], tb_files=[], include_dirs=[prj / "firmware"], run_csim=False)
+    return tclgen.hls_settings(hls_project=f"{fire}_prj", top=fire, part=hls_cfg.part, clock_ns=hls_cfg.clock_ns,
+                               clock_uncertainty=hls_cfg.clock_uncertainty, design_files=[src], tb_files=[],
+                               include_dirs=[prj / "firmware"], run_csim=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +173,7 @@ def make_shim(top: str, ports: dict[str, tuple[str, int]]) -> str:
         else:
             raise FireExportError(f"{top}: unexpected input port {p} (cannot tie it off safely)")
     return (f"`timescale 1ns / 1ps\n"
-            f"// Generated by scripts/flow/fire.py: the bench's port names around the Vitis HLS top {top}.\n"
+            f"// Generated by hw/flow/fire.py: the bench's port names around the Vitis HLS top {top}.\n"
             f"module {top}{SHIM_SUFFIX} (\n"
             f"    input  wire ap_clk,\n    input  wire ap_rst_n,\n"
             f"    input  wire [{wi - 1}:0] in_TDATA,\n    input  wire in_TVALID,\n    output wire in_TREADY,\n"

@@ -6,15 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .reports import parse_tool_version
+from hw.chip import BOARD_PART
+from hw.flow.reports import parse_tool_version
+from hw.flow.tclgen import VIVADO_SCRIPTS
 
 MIN_VERSION = (2023, 2)
-PART = "xc7z020clg400-1"
-BOARD_PART = "tul.com.tw:pynq-z2:part0:1.0"
 MIN_FREE_GB_FULL = 25.0  # Vivado project + runs + HLS project of this design, with margin
 MIN_FREE_GB_DRY = 1.0
 REPO = Path(__file__).resolve().parents[2]
@@ -102,19 +101,19 @@ def check_tools(need_hls: bool, need_vivado: bool) -> tuple[list[str], dict[str,
     return problems, tools
 
 
-def check_part_and_board(vivado: Tool, board_repo: str | None, workdir: Path) -> list[str]:
+def check_part_and_board(vivado: Tool, part: str, board_repo: str | None, workdir: Path) -> list[str]:
     """Ask Vivado itself (get_parts / get_board_parts): install layouts differ between releases."""
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = vivado_command(vivado.path, REPO / "scripts" / "vivado" / "preflight.tcl", workdir / "preflight.log")
-    cmd += ["-tclargs", PART, BOARD_PART, board_repo or ""]
+    cmd = vivado_command(vivado.path, VIVADO_SCRIPTS / "preflight.tcl", workdir / "preflight.log")
+    cmd += ["-tclargs", part, BOARD_PART, board_repo or ""]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=workdir)
         out = r.stdout + r.stderr
     except (OSError, subprocess.TimeoutExpired) as e:
         return [f"Vivado part query failed ({e}); run `{' '.join(cmd)}` by hand to see why"]
     problems = []
-    if f"PREFLIGHT part {PART} ok" not in out:
-        problems.append(f"part {PART} is not installed in Vivado {vivado.version_str}: add 'Zynq-7000' devices "
+    if f"PREFLIGHT part {part} ok" not in out:
+        problems.append(f"part {part} is not installed in Vivado {vivado.version_str}: add 'Zynq-7000' devices "
                         "(Help > Add Design Tools or Devices, or xsetup --add)")
     if f"PREFLIGHT board {BOARD_PART} ok" not in out:
         problems.append(f"PYNQ-Z2 board files ({BOARD_PART}) not found: install them from the Vivado board store "
@@ -131,12 +130,12 @@ def check_inputs(model: str, model_path: Path, config_path: Path) -> list[str]:
         if known:
             problems.append(f"unknown model {model!r}: {model_path} does not exist (known models: {', '.join(known)})")
         else:
-            problems.append(f"model weights {model_path} not found: train it with `python -m hw.train --name {model}`")
+            problems.append(f"model weights {model_path} not found: train it with `python -m hw.model.train --name {model}`")
     elif model_path.stat().st_size == 0:
-        problems.append(f"model weights {model_path} are empty: retrain with `python -m hw.train --name {model}`")
+        problems.append(f"model weights {model_path} are empty: retrain with `python -m hw.model.train --name {model}`")
     if not config_path.exists():
         problems.append(f"hls4ml config {config_path} not found: write it with "
-                        f"`python -m hw.budget --model {model_path} --optimize --write`")
+                        f"`python -m hw.plan --model {model_path} --optimize --write`")
     return problems
 
 
@@ -163,28 +162,15 @@ def check_gxx() -> list[str]:
     return []
 
 
-def check_budget(model_path: Path, config_path: Path, clock_ns: float = 10.0) -> list[str]:
-    """The budget planner decides whether the configured model fits the XC7Z020 (non-zero exit = no)."""
-    cmd = [sys.executable, "-m", "hw.budget", "--model", str(model_path), "--config", str(config_path),
-           "--clock-ns", str(clock_ns)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def check_budget(model_path: Path, config_path: Path, overrides: dict | None = None) -> list[str]:
+    """The planner (hw.plan.check_design, on the graph hls4ml builds) decides whether the configured
+    design fits the chip: one line per resource over budget, [] when it fits."""
+    from hw.plan import BudgetError
+    from hw.plan.cli import check_design
+
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=900)
-    except subprocess.TimeoutExpired:
-        return [f"budget planner timed out: `{' '.join(cmd)}`"]
-    if r.returncode == 0:
-        return []
-    text = (r.stdout + r.stderr).strip()
-    if "No module named hw.budget" in text:
-        return ["budget planner hw/budget.py is missing from this checkout: it decides whether the model fits the chip"]
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _is_tool_log(ln)]
-    over = [ln for ln in lines if "OVER BUDGET" in ln.upper()]
-    why = "; ".join(over) if over else (lines[-1] if lines else "(no output)")
-    return [f"the model does not fit the XC7Z020 per the budget planner: {why} (table: `python "
-            f"{' '.join(cmd[1:])}`; choose ReuseFactors with `--optimize --write`)"]
-
-
-def _is_tool_log(line: str) -> bool:
-    """TensorFlow/absl chatter on stderr (I0000 ..., WARNING: All log messages ...)."""
-    s = line.strip()
-    return s[:1] in "IWE" and s[1:5].isdigit() or s.startswith("WARNING: All log messages")
+        _, overruns = check_design(config_path, model_path, overrides)
+    except BudgetError as e:
+        return [f"the budget planner cannot plan this design: {e}"]
+    return [f"the model does not fit the chip per the budget planner: {line} (table: `python -m hw.plan "
+            f"--config {config_path}`; choose ReuseFactors with `--optimize --write`)" for line in overruns]

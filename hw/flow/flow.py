@@ -1,4 +1,4 @@
-"""scripts/build_bitstream.sh: the trained model -> Vitis HLS IP -> Vivado block design -> PYNQ-Z2
+"""hw.flow (scripts/build_bitstream.sh): the trained model -> Vitis HLS IP -> Vivado block design -> PYNQ-Z2
 bitstream, as named, resumable steps (FINN style). Each finished step leaves a marker in
 <out>/.steps/; a re-run skips finished steps, --from-step S re-runs S and everything after it, and a
 changed model/config/clock invalidates every marker.
@@ -21,8 +21,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import preflight, tclgen
-from .reports import (ReportError, check_hwh_against_spec, parse_csynth_xml, parse_hls_register_header, parse_hwh,
+from hw import chip
+from hw.flow import preflight, tclgen
+from hw.flow.reports import (ReportError, check_hwh_against_spec, parse_csynth_xml, parse_hls_register_header, parse_hwh,
                       parse_timing_summary, parse_utilization)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ class BuildConfig:
 
     model: str = "squeezenet_fmnist"
     out: str = ""
-    clock_ns: float = 10.0
+    clock_ns: float | None = None  # override of the YAML's ClockPeriod (hls4ml, Vitis HLS and Vivado alike)
     jobs: int = 4
     dry_run: bool = False
     from_step: str | None = None
@@ -64,6 +65,12 @@ class BuildConfig:
     def config_path(self) -> Path:
         return Path(self.config_file).resolve() if self.config_file else REPO / "hls_config" / f"{self.model}.yml"
 
+    def hls_config(self):
+        """The validated hls4ml YAML with the overrides applied: the one source of part and clock."""
+        from hw.hls.config import load_config
+
+        return load_config(self.config_path, {"ClockPeriod": self.clock_ns})
+
     @property
     def out_dir(self) -> Path:
         return Path(self.out)
@@ -78,6 +85,15 @@ def sha256(path: Path) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
+    return h.hexdigest()
+
+
+def _flow_digest() -> str:
+    """The static Tcl and testbench the flow sources: an edit there invalidates finished steps."""
+    h = hashlib.sha256()
+    for f in sorted(tclgen.TCL_DIR.rglob("*")):
+        if f.is_file():
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
@@ -107,7 +123,7 @@ class Build:
     def fingerprint(self) -> dict:
         c = self.cfg
         return {"model_sha256": sha256(c.model_path), "config_sha256": sha256(c.config_path),
-                "clock_ns": c.clock_ns, "csim_images": c.csim_images, "target": c.target, "fire": c.fire}
+                "clock_ns": c.clock_ns, "flow_sha256": _flow_digest(), "csim_images": c.csim_images, "target": c.target, "fire": c.fire}
 
     def marker(self, step: str) -> Path:
         return self.markers / f"{step}.json"
@@ -157,12 +173,12 @@ class Build:
         if problems:
             return problems  # cheap checks first: no Vivado or TensorFlow start for a missing tool
         if "vivado" in self.tools:
-            problems += preflight.check_part_and_board(self.tools["vivado"], c.board_repo
+            problems += preflight.check_part_and_board(self.tools["vivado"], c.hls_config().part, c.board_repo
                                                        or os.environ.get("PYNQ_Z2_BOARD_REPO", ""), self.log_dir)
         if c.target == "bitstream" and any(s in todo for s in ("hls_project", "hls_ip", "vivado_bitstream")):
             budget = self.cached_budget()
             if budget is None:
-                budget = preflight.check_budget(c.model_path, c.config_path, c.clock_ns)
+                budget = preflight.check_budget(c.model_path, c.config_path, {"ClockPeriod": c.clock_ns})
             if budget and c.ignore_budget:
                 for b in budget:
                     self.log(f"WARNING (--ignore-budget): {b}")
@@ -267,7 +283,7 @@ class Build:
             import io
 
             with contextlib.redirect_stdout(io.StringIO()):
-                convert(c.config_path, self.hls_dir, c.model_path)
+                convert(c.config_path, self.hls_dir, c.model_path, overrides={"ClockPeriod": c.clock_ns})
         except (HlsError, ModelError) as e:
             raise BuildError(f"hls4ml project generation: {e}") from None
         if not self.spec_path.exists():
@@ -289,7 +305,7 @@ class Build:
         if len(nets) != 1:
             raise BuildError(f"expected one hls4ml network source in {fw}, found {[p.name for p in nets]}")
         design = [nets[0], top_cpp]
-        tb = [REPO / "scripts" / "hls" / "axi_tb.cpp", run_cpp]
+        tb = [tclgen.HLS_SCRIPTS / "axi_tb.cpp", run_cpp]
         if (fw / "weights").is_dir():  # the C simulation loads weights/*.txt relative to its run directory
             tb.append(fw / "weights")
         incs = sorted({fw, top_cpp.parent})
@@ -298,7 +314,7 @@ class Build:
     def step_csim(self) -> dict:
         """Golden test vectors, then the g++ C simulation of the AXI top against them (the same
         testbench Vitis HLS runs in csim_design)."""
-        from .vectors import EXP_FILE, IN_FILE, VectorError, write_vectors
+        from hw.flow.vectors import EXP_FILE, IN_FILE, VectorError, write_vectors
 
         spec = self.spec()
         vec_dir = self.out / "vectors"
@@ -316,8 +332,8 @@ class Build:
             raise BuildError(f"building the AXI C-simulation library failed: {e}") from None
         exe = self.out / "csim" / "axi_tb"
         exe.parent.mkdir(parents=True, exist_ok=True)
-        tb = REPO / "scripts" / "hls" / "axi_tb.cpp"
-        self.run_cmd(["g++", "-std=c++14", "-O1", f"-DSN_RUN_FN={spec['top']}_run", tb, lib,
+        tb = tclgen.HLS_SCRIPTS / "axi_tb.cpp"
+        self.run_cmd(["g++", "-std=c++14", "-O1", f"-DSN_RUN_FN={tclgen.run_symbol(spec)}", tb, lib,
                       f"-Wl,-rpath,{lib.parent}", "-o", exe], self.out, "csim_compile.log", "compiling the C-simulation testbench")
         text = self.run_cmd([exe, vec_dir / IN_FILE, vec_dir / EXP_FILE, meta["n_images"]], self.out, "csim.log",
                             "C simulation of the AXI top against the golden vectors")
@@ -328,7 +344,7 @@ class Build:
 
     def step_hls_ip(self) -> dict:
         """Vitis HLS: csim_design against the vectors, csynth_design, export_design (IP catalog)."""
-        from .vectors import EXP_FILE, IN_FILE
+        from hw.flow.vectors import EXP_FILE, IN_FILE
 
         spec = self.spec()
         design, tb, incs = self.hls_sources()
@@ -336,9 +352,10 @@ class Build:
         n = json.loads((vec / "vectors.json").read_text())["n_images"] if (vec / "vectors.json").exists() else None
         if n is None:
             raise BuildError("no test vectors: run step csim first")
+        hc = self.cfg.hls_config()
         settings = tclgen.hls_settings(
-            hls_project=f"{spec['top']}_prj", top=spec["top"], part=preflight.PART, clock_ns=self.cfg.clock_ns,
-            design_files=design, tb_files=tb + [vec / IN_FILE, vec / EXP_FILE], include_dirs=incs, run_csim=True,
+            hls_project=f"{spec['top']}_prj", top=spec["top"], part=hc.part, clock_ns=hc.clock_ns,
+            clock_uncertainty=hc.clock_uncertainty, run_symbol=tclgen.run_symbol(spec), design_files=design, tb_files=tb + [vec / IN_FILE, vec / EXP_FILE], include_dirs=incs, run_csim=True,
             csim_argv=f"{vec / IN_FILE} {vec / EXP_FILE} {n}")
         cfg = tclgen.write_config(self.tcl_dir / "hls_ip_config.tcl", settings)
         entry = tclgen.write_entry(self.tcl_dir / "hls_ip.tcl", cfg, tclgen.HLS_SCRIPTS / "build_ip.tcl")
@@ -367,10 +384,11 @@ class Build:
     def vivado_config(self) -> Path:
         spec = self.spec()
         ip_repo = self.vitis_dir / f"{spec['top']}_prj" / "solution1" / "impl" / "ip"
+        hc = self.cfg.hls_config()
         settings = tclgen.vivado_settings(
-            spec, part=preflight.PART, board_part=preflight.BOARD_PART, board_repo=self.cfg.board_repo
+            spec, part=hc.part, board_part=chip.BOARD_PART, board_repo=self.cfg.board_repo
             or os.environ.get("PYNQ_Z2_BOARD_REPO", ""), ip_repo=ip_repo, vivado_dir=self.vivado_dir,
-            report_dir=self.report_dir, clock_ns=self.cfg.clock_ns, jobs=self.cfg.jobs)
+            report_dir=self.report_dir, clock_ns=hc.clock_ns, jobs=self.cfg.jobs)
         return tclgen.write_config(self.tcl_dir / "vivado_config.tcl", settings)
 
     def step_vivado_project(self) -> dict:
@@ -427,8 +445,9 @@ class Build:
             util = parse_utilization(rpts["utilization"].read_text())
         except ReportError as e:
             raise BuildError(str(e)) from None
+        hc = c.hls_config()
         if not timing.met:
-            raise BuildError(f"timing not met at {c.clock_ns} ns: WNS {timing.wns_ns} ns, WHS {timing.whs_ns} ns, "
+            raise BuildError(f"timing not met at {hc.clock_ns} ns: WNS {timing.wns_ns} ns, WHS {timing.whs_ns} ns, "
                              f"{timing.failing_endpoints} failing endpoints (report {self.report_dir / 'timing_summary.rpt'}); "
                              f"nothing copied to {dest}. Raise --clock-ns or the ReuseFactors.")
         spec = self.spec()
@@ -439,8 +458,8 @@ class Build:
         csynth = self.report_dir / "csynth.json"
         info = {
             "model": c.model, "model_file": c.model_path.name, "model_sha256": sha256(c.model_path),
-            "hls_config_sha256": sha256(c.config_path), "part": preflight.PART, "board_part": preflight.BOARD_PART,
-            "clock_ns": c.clock_ns, "fclk_mhz": float(f"{1000.0 / c.clock_ns:.6g}"),
+            "hls_config_sha256": sha256(c.config_path), "part": hc.part, "board_part": chip.BOARD_PART,
+            "clock_ns": hc.clock_ns, "fclk_mhz": chip.fclk_mhz(hc.clock_ns),
             "tools": {k: {"path": t.path, "version": t.version_str} for k, t in self.tools.items()},
             "timing": timing.to_dict(), "utilization": util.to_dict(),
             "hls_estimates": json.loads(csynth.read_text()) if csynth.exists() else None,
@@ -467,19 +486,19 @@ class Build:
     # ------------------------------------------------------------------ steps: Fire RTL
     def step_fire_project(self) -> dict:
         """One Fire module as an hls4ml project, C simulation checked against Keras and hw.golden."""
-        from .fire import FireExportError, write_fire_project
+        from hw.flow.fire import FireExportError, write_fire_project
 
         try:
-            return write_fire_project(self.cfg.model_path, self.cfg.config_path, self.cfg.fire, self.out / "fire",
-                                      self.cfg.clock_ns)
+            return write_fire_project(self.cfg.model_path, self.cfg.hls_config(), self.cfg.fire,
+                                      self.out / "fire")
         except FireExportError as e:
             raise BuildError(str(e)) from None
 
     def step_fire_rtl(self) -> dict:
         """Vitis HLS: csynth_design and export_design of the Fire project (Verilog)."""
-        from .fire import fire_hls_settings
+        from hw.flow.fire import fire_hls_settings
 
-        settings = fire_hls_settings(self.out / "fire", self.cfg.fire, self.cfg.clock_ns)
+        settings = fire_hls_settings(self.out / "fire", self.cfg.fire, self.cfg.hls_config())
         cfg = tclgen.write_config(self.tcl_dir / "fire_rtl_config.tcl", settings)
         entry = tclgen.write_entry(self.tcl_dir / "fire_rtl.tcl", cfg, tclgen.HLS_SCRIPTS / "build_ip.tcl")
         if self.vendor("hls", self.hls_cmd(entry), self.vitis_dir, "fire_rtl.log", "Vitis HLS export of the Fire RTL") is None:
@@ -488,9 +507,9 @@ class Build:
 
     def step_fire_copy(self) -> dict:
         """Copy the Verilog, a shim with the bench's port names and a manifest to HLS_FIRE_RTL_DIR."""
-        from .fire import FireExportError, copy_fire_rtl, fire_hls_settings
+        from hw.flow.fire import FireExportError, copy_fire_rtl, fire_hls_settings
 
-        settings = fire_hls_settings(self.out / "fire", self.cfg.fire, self.cfg.clock_ns)
+        settings = fire_hls_settings(self.out / "fire", self.cfg.fire, self.cfg.hls_config())
         src = self.vitis_dir / settings["hls_project"] / "solution1" / "impl" / "verilog"
         dest = Path(self.cfg.fire_rtl_dir or REPO / "build" / "fire_rtl" / self.cfg.fire)
         if self.cfg.dry_run:
@@ -549,7 +568,8 @@ def parse_args(argv=None) -> BuildConfig:
     p.add_argument("--out", help="build directory (default build/bitstream/NAME, build/fire_rtl_prj/NAME for --fire-rtl)")
     p.add_argument("--model-file", default="", help="the .keras file (default hw/models/NAME.keras)")
     p.add_argument("--config-file", default="", help="the hls4ml YAML (default hls_config/NAME.yml)")
-    p.add_argument("--clock-ns", type=float, default=10.0, help="PL clock period in ns (FCLK_CLK0; default 10 = 100 MHz)")
+    p.add_argument("--clock-ns", type=float, default=None, help="PL clock period in ns (FCLK_CLK0), overriding the "
+                   "YAML's ClockPeriod for hls4ml, Vitis HLS and Vivado alike (default: the YAML's)")
     p.add_argument("--jobs", type=int, default=4, help="parallel Vivado jobs")
     p.add_argument("--dry-run", action="store_true", help="run what needs no Xilinx tool, print the vendor commands")
     p.add_argument("--from-step", help="re-run from this step (steps: " + ", ".join(BITSTREAM_STEPS) + "; with "
@@ -568,7 +588,7 @@ def parse_args(argv=None) -> BuildConfig:
     steps = FIRE_STEPS if a.fire_rtl else BITSTREAM_STEPS
     if a.from_step and a.from_step not in steps:
         p.error(f"unknown step {a.from_step!r}; steps: {', '.join(steps)}")
-    if not a.clock_ns > 0:
+    if a.clock_ns is not None and not a.clock_ns > 0:
         p.error(f"--clock-ns must be positive, got {a.clock_ns}")
     if a.jobs < 1 or a.csim_images < 1:
         p.error("--jobs and --csim-images must be at least 1")

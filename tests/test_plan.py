@@ -1,4 +1,5 @@
-"""hw.budget: hand-checkable costs, hls4ml's reuse-factor rule, optimizer, YAML writer, refusals."""
+"""hw.plan: the graph hls4ml builds, hand-checkable costs, hls4ml's reuse-factor rule, optimizer, YAML
+writer (hw.hls.config), refusals."""
 from __future__ import annotations
 
 import os
@@ -7,12 +8,14 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402
 
-from hw import budget as B  # noqa: E402
+from hw import plan as B  # noqa: E402
+from hw.hls import config as C  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYED = ROOT / "hw" / "models" / "squeezenet_fmnist.keras"
+CONFIG = ROOT / "hls_config" / "squeezenet_fmnist.yml"
 
 
 def one_conv(k=3, h=16, cin=8, cout=16):
@@ -23,8 +26,13 @@ def one_conv(k=3, h=16, cin=8, cout=16):
     return keras.Model(inp, out)
 
 
-def test_single_conv_by_hand():
-    p = B.plan(one_conv(), {"conv": 8})
+@pytest.fixture(scope="module")
+def conv_layers():
+    return B.from_keras(one_conv())  # float model: hls4ml converts it at the assumed 8 bits
+
+
+def test_single_conv_by_hand(conv_layers):
+    p = B.plan(conv_layers, {"conv": 8})
     assert [l.name for l in p.layers] == ["zp2d_conv", "conv", "conv_relu"]
     c = p.layer("conv")
     assert (c.n_in, c.n_out) == (72, 16)
@@ -50,22 +58,19 @@ def test_memory_and_fifo_rules():
     assert B.fifo_cost(196, 512) == (15, 0)
 
 
-def test_valid_reuse_factors_are_hls4mls():
-    from hls4ml.backends.fpga.fpga_backend import FPGABackend
+def test_reuse_factor_rule_is_hls4mls_public_api(conv_layers):
+    from hls4ml.backends import get_backend
 
-    from types import SimpleNamespace
-
-    backend = SimpleNamespace(_validate_reuse_factor=lambda *a: FPGABackend._validate_reuse_factor(None, *a))
-    for n_in, n_out in ((9, 32), (144, 32), (16, 32), (96, 10)):  # hls4ml's brute force over 1..n_in*n_out
-        assert B.valid_reuse_factors(n_in, n_out) == FPGABackend.get_valid_reuse_factors(backend, n_in, n_out)
+    for n_in, n_out in ((9, 32), (144, 32), (16, 32), (96, 10)):
+        assert B.valid_reuse_factors(n_in, n_out) == get_backend("Vitis").get_valid_reuse_factors(n_in, n_out)
     with pytest.raises(B.BudgetError, match=r"ReuseFactor 5 is not valid.*valid: 1, 2, 3, 4, 6, 8, 9"):
-        B.plan(one_conv(), {"conv": 5})
+        B.plan(conv_layers, {"conv": 5})
     with pytest.raises(B.BudgetError, match="unknown layer"):
-        B.plan(one_conv(), {"nope": 1})
+        B.plan(conv_layers, {"nope": 1})
 
 
-def test_fits_vs_does_not_fit():
-    m = one_conv()
+def test_fits_vs_does_not_fit(conv_layers):
+    m = conv_layers
     assert B.optimize(m).fits
     with pytest.raises(B.BudgetError) as e:
         B.optimize(m, budget=B.Budget(bram18=0, dsp=0, lut=100, lutram=10))
@@ -73,19 +78,39 @@ def test_fits_vs_does_not_fit():
 
 
 @pytest.fixture(scope="module")
-def deployed_layers():
-    from hw.model import load_model
-
-    return B.extract_layers(load_model(DEPLOYED))
+def deployed():
+    return B.from_config(CONFIG)  # the graph hls4ml builds from the shipped YAML
 
 
-def test_deployed_graph_has_hls4ml_layers(deployed_layers):
-    names = [l.name for l in deployed_layers]
+@pytest.fixture(scope="module")
+def deployed_layers(deployed):
+    return deployed[0]
+
+
+def test_deployed_graph_is_what_hls4ml_built(deployed):
+    layers, cfg = deployed
+    names = [l.name for l in layers]
     for n in ("zp2d_conv1", "conv1", "conv1_relu", "clone_fire2_squeeze_relu", "zp2d_fire2_expand3x3",
               "fire5_concat", "classifier", "logits"):
         assert n in names
     assert "dropout" not in names
-    assert sum(l.has_weights for l in deployed_layers) == 14
+    assert sum(l.has_weights for l in layers) == 14
+    by = {l.name: l for l in layers}
+    # the ReuseFactor hls4ml applied is the YAML's; widths are those of hls4ml's precision pass
+    assert {n: l.rf for n, l in by.items() if l.has_weights} == cfg.reuse_factors
+    assert (by["conv1"].a_bits, by["conv1"].w_bits) == (8, 8) and by["fire2_expand3x3"].w_bits == 6
+    # stream depths are the ones hw.hls.fifo set in the graph: the concat inputs absorb the skew
+    assert by["fire2_expand3x3_relu"].stream_depths == (19,) and by["fire4_expand1x1_relu"].stream_depths == (12,)
+    assert by["clone_fire2_squeeze_relu"].stream_depths == (2, 2)
+
+
+def test_unmodelled_strategy_is_refused_by_name(tmp_path):
+    text = CONFIG.read_text().replace("fire2_squeeze: {ReuseFactor: 128}",
+                                      "fire2_squeeze: {ReuseFactor: 128, Strategy: Latency}")
+    cfg = tmp_path / "latency.yml"
+    cfg.write_text(text.replace("KerasModel: ../hw/models/", f"KerasModel: {ROOT}/hw/models/"))
+    with pytest.raises(B.BudgetError, match="(?i)fire2_squeeze: Strategy 'latency' is not modelled"):
+        B.from_config(cfg)
 
 
 @pytest.mark.parametrize("fifo,mult", [("full", "auto"), ("min", "fabric")])
@@ -121,11 +146,13 @@ def test_plan_reports_ii_per_fire_layer(deployed_layers):
     assert l.mults == 144 * 32 // 36
 
 
+@pytest.mark.slow
 def test_imagenet_squeezenets_refused_with_layer_names():
+    """~50 s of hls4ml conversion per network: slow suite."""
     from hw.model import squeezenet_v1_0, squeezenet_v1_1
 
     for build, bits in ((squeezenet_v1_0, 8), (squeezenet_v1_1, 4)):
-        layers = B.extract_layers(build(), assumed_bits=bits)
+        layers = B.from_keras(build(), assumed_bits=bits)
         assert sum(l.params for l in layers) > 1_200_000
         with pytest.raises(B.BudgetError) as e:
             B.optimize(layers, fifo="full")
@@ -137,71 +164,64 @@ def test_imagenet_squeezenets_refused_with_layer_names():
         assert "does not fit" in msg and ("BRAM18" in msg or "LUT" in msg) and ("conv10" in msg or "fire9" in msg)
 
 
-YAML_TEXT = """\
-# hls4ml config (comment kept)
-Backend: Vitis
-IOType: io_stream
-HLSConfig:
-  Model:
-    Precision: fixed<16,6>
-    ReuseFactor: 1   # model default
-    Strategy: Resource
-  LayerName:
-    conv:
-      Precision:
-        weight: auto
-      ReuseFactor: 1  # per-layer
-    conv_relu:
-      Precision: auto
-KerasModel: model.keras
-"""
-
-
-def test_yaml_writer_round_trips(tmp_path):
-    import yaml
-
+def test_yaml_writer_round_trips_with_comments(tmp_path):
     cfg = tmp_path / "m.yml"
-    cfg.write_text(YAML_TEXT)
-    before = yaml.safe_load(YAML_TEXT)
-    B.write_reuse(cfg, {"conv": 8, "conv_relu": 4, "other": 2})
+    text0 = CONFIG.read_text().replace("KerasModel: ../hw/models/", f"KerasModel: {ROOT}/hw/models/")
+    text0 = text0.replace("    conv1: {ReuseFactor: 18}", "    conv1:  # first layer\n      Precision: {weight: auto}\n      ReuseFactor: 18")
+    cfg.write_text(text0)
+    before = C.load_config(cfg).raw
+    C.write_reuse(cfg, {"conv1": 36, "classifier": 96, "fire2_squeeze_relu": 1})
     text = cfg.read_text()
-    after = yaml.safe_load(text)
-    assert B.read_reuse(cfg) == {"conv": 8, "conv_relu": 4, "other": 2}
-    assert "# hls4ml config (comment kept)" in text and "# per-layer" in text and "# model default" in text
-    for key in ("Backend", "IOType", "KerasModel"):
+    after = C.load_config(cfg).raw
+    assert "# first layer" in text and "# Relative paths are resolved" in text  # comments kept
+    assert C.load_config(cfg).reuse_factors["conv1"] == 36 and after["HLSConfig"]["LayerName"]["classifier"] == {"ReuseFactor": 96}
+    assert after["HLSConfig"]["LayerName"]["conv1"]["Precision"] == {"weight": "auto"}
+    assert after["HLSConfig"]["LayerName"]["fire2_squeeze_relu"] == {"ReuseFactor": 1}
+    for key in ("Backend", "IOType", "KerasModel", "Part", "ClockPeriod"):
         assert after[key] == before[key]
-    assert after["HLSConfig"]["Model"] == before["HLSConfig"]["Model"]
-    assert after["HLSConfig"]["LayerName"]["conv"]["Precision"] == {"weight": "auto"}
-    assert after["HLSConfig"]["LayerName"]["conv_relu"]["Precision"] == "auto"
-    B.write_reuse(cfg, {"conv": 8, "conv_relu": 4, "other": 2})  # idempotent
+    assert list(after) == list(before)  # key order kept
+    C.write_reuse(cfg, {"conv1": 36, "classifier": 96, "fire2_squeeze_relu": 1})  # idempotent
     assert cfg.read_text() == text
 
 
 def test_yaml_errors(tmp_path):
-    with pytest.raises(B.BudgetError, match="not found"):
-        B.read_reuse(tmp_path / "missing.yml")
+    with pytest.raises(C.ConfigError, match="not found"):
+        C.write_reuse(tmp_path / "missing.yml", {"conv": 2})
     bad = tmp_path / "bad.yml"
     bad.write_text("Backend: Vitis\n")
-    with pytest.raises(B.BudgetError, match="HLSConfig"):
-        B.write_reuse(bad, {"conv": 2})
+    with pytest.raises(C.ConfigError, match="HLSConfig"):
+        C.write_reuse(bad, {"conv": 2})
+    assert bad.read_text() == "Backend: Vitis\n"
+    cfg = tmp_path / "m.yml"
+    cfg.write_text(CONFIG.read_text())
+    with pytest.raises(C.ConfigError, match="edit refused, file unchanged.*ReuseFactor must be a positive integer"):
+        C.write_reuse(cfg, {"conv1": 0})
+    assert cfg.read_text() == CONFIG.read_text()
 
 
 def test_cli_bad_input(tmp_path, capsys):
     assert B.main(["--model", str(tmp_path / "none.keras")]) == 2
     assert "model file not found" in capsys.readouterr().err
-    assert B.main(["--model", str(DEPLOYED), "--write"]) == 2
-    assert "--write needs --config and --optimize" in capsys.readouterr().err
+    assert B.main(["--write"]) == 2
+    assert "--write needs --optimize" in capsys.readouterr().err
+    assert B.main(["--config", str(tmp_path / "none.yml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_cli_without_arguments_plans_the_deployed_design(capsys):
+    assert B.main([]) == 0
+    out = capsys.readouterr().out
+    assert "| fire2_expand3x3 |" in out and "images/s" in out and "OVER BUDGET" not in out
 
 
 def test_cli_optimize_write(tmp_path, capsys, deployed_layers):
-    import yaml
-
     cfg = tmp_path / "squeezenet_fmnist.yml"
-    cfg.write_text(YAML_TEXT.replace("conv:", "conv1:").replace("conv_relu:", "conv1_relu:"))
-    assert B.main(["--model", str(DEPLOYED), "--config", str(cfg), "--optimize", "--write"]) == 0
+    text = CONFIG.read_text().replace("KerasModel: ../hw/models/", f"KerasModel: {ROOT}/hw/models/")
+    cfg.write_text(text.replace("    conv1: {ReuseFactor: 18}\n", "    conv1: {ReuseFactor: 1}\n"))
+    assert B.main(["--config", str(cfg), "--optimize", "--write"]) == 0
     out = capsys.readouterr().out
     assert "| conv1 |" in out and "images/s" in out
-    rfs = B.read_reuse(cfg)
-    assert len(rfs) == 14 and "conv1_relu" not in rfs and "fire5_expand3x3" in rfs
-    assert yaml.safe_load(cfg.read_text())["Backend"] == "Vitis"
+    rfs = C.load_config(cfg).reuse_factors
+    assert len(rfs) == 14 and "conv1_relu" not in rfs and "fire5_expand3x3" in rfs and rfs["conv1"] > 1
+    assert "# hls4ml conversion config" in cfg.read_text()
     assert B.plan(deployed_layers, rfs).fits  # the written RFs are valid and fit

@@ -5,7 +5,7 @@
 //   extern "C" int <top>_run(const uint64_t* in, size_t n_in_beats, uint64_t* out,
 //                            uint8_t* out_last, size_t n_out_beats, uint32_t n_images)
 // and compares every output beat and TLAST flag with the expected vectors, which the build writes
-// from the integer golden model (scripts/flow/vectors.py), so a mismatch fails the HLS step.
+// from the integer golden model (hw/flow/vectors.py), so a mismatch fails the HLS step.
 //
 // usage: axi_tb <input_beats.txt> <expected_beats.txt> <n_images>
 //   input_beats.txt:    one 64-bit beat per line, 16 hex digits

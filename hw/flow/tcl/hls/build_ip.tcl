@@ -1,6 +1,6 @@
 # Vitis HLS batch flow: C simulation against the build's test vectors, C synthesis, IP export.
 #
-# Settings come from the generated config.tcl that scripts/flow/tclgen.py writes from the io spec
+# Settings come from the generated config.tcl that hw/flow/tclgen.py writes from the io spec
 # (the one source of names for the IP, the block design and the PYNQ driver); the generated
 # <out>/tcl/hls_*.tcl sources config.tcl and then this file. Run with
 #   vitis-run --mode hls --tcl <out>/tcl/hls_ip.tcl      (2023.2 and newer)

@@ -1,0 +1,5 @@
+import sys
+
+from hw.flow.flow import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from hw.plan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,81 @@
+"""On-chip plan of an hls4ml design on the XC7Z020: per-layer table, totals, folding optimizer.
+
+    python -m hw.plan                      # the deployed model's hls4ml YAML, as configured
+    python -m hw.plan --optimize --write   # choose each layer's ReuseFactor and write it into the YAML
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from hw.hls.config import HlsError, write_reuse
+from hw.plan.cost import DEFAULT_FIFO, FIFO_MODES, Plan
+from hw.plan.graph import from_config
+from hw.plan.optimize import optimize, plan
+from hw.plan.resources import Budget, BudgetError, MultRule
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "hls_config" / "squeezenet_fmnist.yml"
+
+
+def check_design(config_path, model_path=None, overrides: dict | None = None) -> tuple[Plan, list[str]]:
+    """The plan of a configured design and one line per resource over budget ([] = fits): what
+    the bitstream flow's preflight asks before any vendor step."""
+    layers, cfg = from_config(config_path, model_path, overrides)
+    budget = Budget(bram18=int(0.8 * cfg.chip.bram18), dsp=cfg.chip.dsp, lut=cfg.chip.lut, lutram=cfg.chip.lutram)
+    p = plan(layers, budget=budget, clock_ns=cfg.clock_ns)
+    return p, p.overruns()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hw.plan", description=__doc__.split("\n")[0])
+    ap.add_argument("--model", help="Keras/HGQ2 model file (default: the config's KerasModel)")
+    ap.add_argument("--config", default=str(DEFAULT_CONFIG),
+                    help="hls4ml YAML config: the design to plan, its ReuseFactors (and --write into it); "
+                         "default: the deployed model's")
+    ap.add_argument("--optimize", action="store_true", help="choose ReuseFactors with the folding optimizer")
+    ap.add_argument("--write", action="store_true", help="write the chosen ReuseFactors into --config")
+    ap.add_argument("--clock-ns", type=float, help="override the config's ClockPeriod")
+    ap.add_argument("--bram-fraction", type=float, default=0.8, help="share of the chip's BRAM18 allowed (0.8)")
+    ap.add_argument("--mult", default="auto", choices=("auto", "fabric", "pack"), help="multiplier mapping rule")
+    ap.add_argument("--fifo", default=DEFAULT_FIFO, choices=FIFO_MODES,
+                    help="stream FIFO depths: hls4ml's default full feature map, or optimised minimum")
+    ap.add_argument("--json", action="store_true", help="print the plan as JSON")
+    a = ap.parse_args(argv)
+    try:
+        if a.write and not a.optimize:
+            raise BudgetError("--write needs --optimize")
+        if not 0 < a.bram_fraction <= 1:
+            raise BudgetError("--bram-fraction must be in (0, 1]")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        layers, cfg = from_config(a.config, a.model, {"ClockPeriod": a.clock_ns})
+        budget = Budget(bram18=int(a.bram_fraction * cfg.chip.bram18), dsp=cfg.chip.dsp, lut=cfg.chip.lut,
+                        lutram=cfg.chip.lutram)
+        kw = dict(budget=budget, mult=MultRule(a.mult), clock_ns=cfg.clock_ns, fifo=a.fifo)
+        if a.optimize:
+            p = optimize(layers, **kw)
+        else:
+            p = plan(layers, **kw)
+        if a.write:
+            try:
+                write_reuse(a.config, p.reuse)
+            except HlsError as e:
+                raise BudgetError(str(e)) from None
+        if a.json:
+            print(json.dumps(p.to_dict(), indent=1))
+        else:
+            print(p.markdown())
+            for line in p.overruns():
+                print("OVER BUDGET:", line)
+            if a.write:
+                print(f"\nwrote ReuseFactors of {len(p.reuse)} layers into {a.config}")
+        return 0 if p.fits else 2
+    except BudgetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Plans at given ReuseFactors, the folding optimizer and the uniform-ReuseFactor baseline.
+
+Valid ReuseFactors come from hls4ml's public backend API (hw.hls.config), so a planned RF is never
+replaced by hls4ml.
+"""
+from __future__ import annotations
+
+from hw.chip import DEFAULT_CLOCK_NS, XC7Z020
+from hw.hls.config import closest_reuse_factor, valid_reuse_factors
+from hw.plan.cost import DEFAULT_FIFO, Plan, cost_layer
+from hw.plan.graph import from_keras
+from hw.plan.resources import Budget, BudgetError, CycleModel, MultRule
+
+
+def _as_layers(model_or_layers, assumed_bits):
+    if isinstance(model_or_layers, list):
+        return model_or_layers
+    return from_keras(model_or_layers, assumed_bits)
+
+
+def plan(model, reuse: dict | None = None, *, budget: Budget | None = None, mult: MultRule | None = None,
+         cycles: CycleModel | None = None, clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8,
+         uniform: int | None = None, fifo: str = DEFAULT_FIFO) -> Plan:
+    """Cost every layer (planner layers from hw.plan.graph, or a Keras model) at the given ReuseFactors.
+
+    `reuse` maps layer name -> RF (missing layers: the RF hls4ml applied, from the graph); an RF
+    hls4ml would refuse raises BudgetError with the valid choices. `uniform` gives every layer
+    hls4ml's closest valid RF to that value instead.
+    """
+    layers = _as_layers(model, assumed_bits)
+    mult, cycles = mult or MultRule(), cycles or CycleModel()
+    reuse = dict(reuse or {})
+    names = {l.name for l in layers if l.has_weights}
+    unknown = sorted(set(reuse) - names)
+    if unknown:
+        raise BudgetError(f"ReuseFactor given for unknown layer(s) {', '.join(unknown)}; "
+                          f"layers with weights: {', '.join(sorted(names))}")
+    costed = []
+    for l in layers:
+        rf = 1
+        if l.has_weights:
+            valid = valid_reuse_factors(l.n_in, l.n_out)
+            if uniform is not None:
+                rf = closest_reuse_factor(valid, uniform)
+            else:
+                rf = int(reuse.get(l.name, l.rf))
+                if rf not in valid:
+                    raise BudgetError(f"{l.name}: ReuseFactor {rf} is not valid for n_in={l.n_in}, n_out={l.n_out}; "
+                                      f"valid: {', '.join(map(str, valid))}")
+        costed.append(cost_layer(l, rf, mult, cycles, fifo))
+    return Plan(costed, budget or Budget(), XC7Z020, clock_ns, mult, fifo)
+
+
+# ------------------------------------------------------------------------------------------------
+# Folding optimizer
+# ------------------------------------------------------------------------------------------------
+def _choices(layer, mult, cycles, fifo):
+    """(ii, costed layer) for each valid RF, smallest II first."""
+    return [(c.ii_cycles, c) for c in (cost_layer(layer, rf, mult, cycles, fifo)
+                                       for rf in valid_reuse_factors(layer.n_in, layer.n_out))]
+
+
+def _pick(choices, target, budget: Budget):
+    """Cheapest choice whose II meets the target: least summed share of each budgeted resource."""
+    ok = [c for ii, c in choices if ii <= target]
+    if not ok:
+        return None
+    share = lambda c: (c.dsp / max(budget.dsp, 1) + c.bram18 / max(budget.bram18, 1)
+                       + (c.lut + c.lutram) / max(budget.lut, 1) + c.lutram / max(budget.lutram, 1))
+    return min(ok, key=lambda c: (share(c), -c.rf))
+
+
+def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = None, cycles: CycleModel | None = None,
+             clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8, fifo: str = DEFAULT_FIFO) -> Plan:
+    """Smallest bottleneck II under the budget: every weighted layer gets its cheapest RF meeting it.
+
+    Scans the candidate IIs (every layer's II at every valid RF) from the smallest up; the first
+    target whose cheapest per-layer choices fit the budget is the optimum for this per-layer rule.
+    Raises BudgetError (layer by layer) if even the largest RFs do not fit.
+    """
+    layers = _as_layers(model, assumed_bits)
+    budget, mult, cycles = budget or Budget(), mult or MultRule(), cycles or CycleModel()
+    fixed = [cost_layer(l, 1, mult, cycles, fifo) for l in layers if not l.has_weights]
+    floor = max((l.ii_cycles for l in fixed), default=0)
+    options = {l.name: _choices(l, mult, cycles, fifo) for l in layers if l.has_weights}
+    targets = sorted({ii for ch in options.values() for ii, _ in ch if ii >= floor} | {floor})
+
+    def build(target):
+        chosen = {n: _pick(ch, target, budget) for n, ch in options.items()}
+        if any(c is None for c in chosen.values()):
+            return None
+        return Plan([chosen[l.name] if l.has_weights else cost_layer(l, 1, mult, cycles, fifo) for l in layers],
+                    budget, XC7Z020, clock_ns, mult, fifo)
+
+    for t in targets:
+        p = build(t)
+        if p is not None and p.fits:
+            return p
+    worst = build(targets[-1]) or plan(layers, {n: ch[-1][1].rf for n, ch in options.items()}, budget=budget,
+                                       mult=mult, cycles=cycles, clock_ns=clock_ns, fifo=fifo)
+    raise BudgetError("model does not fit the budget even at the largest ReuseFactors:\n  "
+                      + "\n  ".join(worst.overruns()))
+
+
+def uniform_baseline(model, *, budget: Budget | None = None, mult: MultRule | None = None,
+                     cycles: CycleModel | None = None, clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8,
+                     fifo: str = DEFAULT_FIFO) -> Plan:
+    """The same network with one ReuseFactor for all layers: the smallest that fits the budget."""
+    layers = _as_layers(model, assumed_bits)
+    top = max(l.n_in * l.n_out for l in layers if l.has_weights)
+    seen = set()
+    for r in range(1, top + 1):
+        key = tuple(closest_reuse_factor(valid_reuse_factors(l.n_in, l.n_out), r) for l in layers if l.has_weights)
+        if key in seen:
+            continue
+        seen.add(key)
+        p = plan(layers, budget=budget, mult=mult, cycles=cycles, clock_ns=clock_ns, uniform=r, fifo=fifo)
+        if p.fits:
+            p.uniform_rf = r
+            return p
+    raise BudgetError("no uniform ReuseFactor fits the budget")
