@@ -63,8 +63,9 @@ def run_bench(*, fire: FireParams, h: int, w: int, sources, includes, toplevel: 
     }
     case_file = build_dir / "case.pkl"
     case_file.write_bytes(pickle.dumps(case))
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))  # the runner passes sys.path to the simulator's Python
+    if str(HERE) not in sys.path:  # the runner hands sys.path to the simulator's Python as PYTHONPATH
+        raise RuntimeError(f"{HERE} must be on sys.path (pytest's prepend mode puts it there) for the "
+                           f"simulator to import {BENCH_MODULE}")
     runner = get_runner("icarus")
     runner.build(sources=[str(s) for s in sources], includes=[str(i) for i in includes],
                  hdl_toplevel=toplevel, build_dir=build_dir, build_args=["-g2012"], always=True,
