@@ -579,3 +579,17 @@ def test_clock_override_reaches_hls4ml_vitis_and_vivado_alike(tmp_path):
     assert "set fclk_mhz {125}" in text and "set part {xc7z020clg400-1}" in text
     default = BuildConfig(model="squeezenet_fmnist", out=str(tmp_path / "d")).hls_config()
     assert default.clock_ns == 10.0
+
+
+def test_changed_inputs_rerun_every_step_even_with_from_step(tmp_path):
+    """A --from-step after the model/config/flow changed must not reuse earlier steps' stale outputs."""
+    from hw.flow.flow import Build, BuildConfig
+
+    out = tmp_path / "o"
+    b = Build(BuildConfig(model="squeezenet_fmnist", out=str(out), dry_run=True), log=lambda s: None)
+    b.prepare_markers()
+    saved = json.loads((out / "build_config.json").read_text())
+    saved["fingerprint"]["config_sha256"] = "0" * 64  # as if the YAML had changed since
+    (out / "build_config.json").write_text(json.dumps(saved))
+    b2 = Build(BuildConfig(model="squeezenet_fmnist", out=str(out), dry_run=True, from_step="csim"), log=lambda s: None)
+    assert b2.steps_to_run()[0] == "hls_project"

@@ -200,10 +200,10 @@ class Build(BitstreamSteps, FireSteps):
 
     def steps_to_run(self) -> list[str]:
         steps = list(self.cfg.steps)
+        if self.inputs_changed():  # before --from-step: earlier outputs made from other inputs are stale
+            return steps
         if self.cfg.from_step:
             return steps[steps.index(self.cfg.from_step):]
-        if self.inputs_changed():
-            return steps
         return [s for s in steps if not self.marker(s).exists()]
 
     # ------------------------------------------------------------------ running things

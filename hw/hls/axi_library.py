@@ -65,7 +65,10 @@ def build_axi_library(project_dir: str | os.PathLike, force: bool = False) -> Pa
     if not (project_dir / "firmware" / PROJECT_HEADER).exists() or not spec_path.exists():
         raise HlsError(f"{project_dir} is not a converted project (no firmware/{PROJECT_HEADER} or io_spec.json); "
                        f"run `python -m hw.hls --config ... --out {project_dir}` first")
-    library_name = json.loads(spec_path.read_text())["library"]
+    library_name = json.loads(spec_path.read_text()).get("library")
+    if not library_name:
+        raise HlsError(f"{spec_path} has no 'library' field: it was written by an older hw.hls; "
+                       f"re-run `python -m hw.hls --config ... --out {project_dir}`")
     install_wrapper(project_dir)
     cxx = os.environ.get("CXX", "g++")
     if shutil.which(cxx) is None:
