@@ -136,14 +136,6 @@ def io_spec(fmt: StreamFormats, model_name: str, classes: list[str],
     }
 
 
-def contract_of(spec: dict) -> StreamContract:
-    """The StreamContract an io spec was written with (for rebuilding its project header)."""
-    fields = {k: spec[k] for k in ("top", "in_port", "out_port", "batch_register", "control_bundle", "dma_name",
-                                   "dma_length_bits") if k in spec}
-    return StreamContract(beat_bits=int(spec["input"]["beat_bits"]), lane_bits=int(spec["output"]["lane_bits"]),
-                          **fields)
-
-
 def project_header(project_name: str, fmt: StreamFormats, contract: StreamContract = DEFAULT_CONTRACT) -> str:
     """firmware/axi_top_project.h: every constant and name the wrapper and the runner use."""
     h, w, c = fmt.input_shape
