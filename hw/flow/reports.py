@@ -202,7 +202,20 @@ def parse_csynth_xml(text: str) -> dict:
     for k in list(out):
         if k != "resources" and k != "top" and out[k] is not None:
             out[k] = _int_or_str(out[k])
+    out["loops"] = [_loop(el) for el in root.findall("./PerformanceEstimates/SummaryOfLoopLatency/*")]
     return out
+
+
+def _loop(el) -> dict:
+    """One loop of SummaryOfLoopLatency: Vivado HLS writes ranges (<min>/<max>), Vitis HLS plain values."""
+    def value(tag, which):
+        v = el.find(f"{tag}/range/{which}")
+        v = el.find(tag) if v is None else v
+        return None if v is None or v.text is None else _int_or_str(v.text)
+
+    return {"name": el.tag, "trip_count": value("TripCount", "min"), "iteration_min": value("IterationLatency", "min"),
+            "iteration_max": value("IterationLatency", "max"), "latency_max": value("Latency", "max"),
+            "ii": value("PipelineII", "min")}
 
 
 def _int_or_str(s):

@@ -1,32 +1,30 @@
 """Per-layer cost of an hls4ml io_stream layer on the XC7Z020, and the Plan that sums them.
 
-Model and assumptions (estimates, not synthesis results; no Vivado here to calibrate them):
+Calibrated where real C-synthesis reports exist (hw.plan.calibration; constants and their evidence
+in hw.plan.resources); everything else is still an estimate and says so in the README:
   * Weight bits: the width hls4ml gives each weight and bias array (from the graph).
-  * Resource-strategy dense kernel (nnet_dense_resource.h): block_factor = n_in*n_out/RF products per
-    cycle, a ReuseLoop of RF cycles per output pixel. kxk convs keep the weights as a ROM of depth RF
-    and width block_factor*bits bound to BRAM (`ROM_nP_BRAM` for RF > 1), split into BRAM18 with the
-    best of the 16Kx1, 8Kx2, 4Kx4, 2Kx9, 1Kx18, 512x36 aspect ratios; RF = 1 makes them constants.
-    The io_stream pointwise (1x1) template partitions its weights completely (nnet_sepconv2d_stream.h),
-    so they are LUT ROMs: width * ceil(RF/64) LUT6 (0 for RF = 1, folded into the multipliers).
+  * Resource-strategy kernel (nnet_dense_resource.h): mults = n_in*n_out/RF products per cycle, a
+    ReuseLoop of RF cycles per output pixel. kxk convs and io_stream Dense keep the weights as a ROM
+    of depth RF and width mults*bits in BRAM18 (best of 16Kx1 .. 512x36; checked: 72x16 -> 1,
+    72x510 -> 15, 50x2048 -> 57, 64x20 -> 1); RF = 1 makes them constants. The io_stream pointwise
+    (1x1) template partitions its weights completely (nnet_sepconv2d_stream.h), so they are LUT
+    ROMs: width * ceil(RF/64) LUT6 (unchecked: no report of a pointwise layer).
   * Line buffer of a kxk conv: (k-1) rows x padded width x channels x bits in ap_shift_reg, i.e.
     SRL32 LUTs: (k-1) * C * bits * ceil(W_pad/32) (LUTRAM-capable).
-  * Streams: hls4ml's default FIFO depth is the whole feature map (pixels of the tensor), width
-    C*bits. A FIFO of depth <= 2 is registers; depth <= 64 is LUTRAM (RAM64M: 4 LUTs per 64x3);
-    deeper is BRAM18 (same aspect-ratio split). A bypass (Add) reads a full-map FIFO like any other.
-    `fifo='min'` costs every stream at the depth the hls4ml project sets (hw.hls.fifo, read from the
-    graph). Stream widths are the ones hls4ml's precision pass gave (read from the graph).
-  * Multipliers (MultRule): 'auto' = Vitis HLS default as modelled here: a product whose narrower
-    operand has <= 4 bits goes to LUTs, otherwise one DSP48E1 (25x18) per product (two if wider);
-    'fabric' = every product in LUTs (`config_op mul -impl fabric`); 'pack' = two products of
-    <= 8-bit operands per DSP48E1 (WP486 INT8 packing, needs a custom kernel, not stock hls4ml).
-    A LUT multiplier costs a*w/2 + a + w LUTs. Each lane adds an accumulator adder; lanes reading the
-    same window element share an RF:1 input mux (LUT6 = 4:1 mux per bit); 200 LUTs of control per layer.
-  * Cycles per image (CycleModel): kxk conv and pointwise conv: every input pixel costs `pixel`
-    cycles (read, shift, counters; the pixel loop of the Resource strategy is not pipelined) and every
-    output pixel RF + `dense` cycles (ReuseLoop + pipeline depth + cast/write); pooling, ReLU, padding,
-    clone, concat, add and global pooling are pipelined at ~1 cycle per pixel.
-  * Throughput = f_clk / max(ii_cycles) (dataflow; full-map FIFOs never stall). Latency estimate =
-    max(ii) + sum of each layer's fill time (cycles before its first output).
+  * Streams (StorageRule by backend): hls4ml's default depth is the whole feature map; `fifo='min'`
+    costs every stream at the depth the project sets (hw.hls.fifo, read from the graph). Depth <= 2
+    is registers, a FIFO above the SRL bit threshold is BRAM18 at most 18 bits wide per column,
+    smaller ones SRL32.
+  * Multipliers (MultRule): the DSP share the HLS tools chose in the reports; the rest are LUT
+    multipliers of a*w/2 + a + w LUTs (estimate). Each lane adds an accumulator adder; lanes
+    reading the same window element share an RF:1 input mux; 200 LUTs of control per layer.
+  * Cycles per image (CycleModel): kxk conv: every input pixel of the padded map costs
+    `skip_pixel` cycles, and each of the ones with an output RF + reuse depth + `out_pixel`;
+    pointwise: every pixel has an output; Dense: input beats + RF + reuse depth + `dense_io`;
+    pooling 2 cycles per input pixel; ReLU, padding, clone, concat, add, global pooling 1 per pixel.
+  * Throughput = f_clk / max(ii_cycles) (dataflow, no stall from shallow FIFOs assumed; the bounded
+    FIFO simulation checks that they do not deadlock). Latency estimate = max(ii) + sum of each
+    layer's fill time (cycles before its first output).
 """
 from __future__ import annotations
 
@@ -35,7 +33,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from hw.chip import XC7Z020, Chip
 from hw.plan.graph import Layer
-from hw.plan.resources import BRAM18_BITS, Budget, BudgetError, CycleModel, MultRule, fifo_cost, memory_bram18
+from hw.plan.resources import (BRAM18_BITS, STORAGE, Budget, BudgetError, CycleModel, MultRule, fifo_cost,
+                                memory_bram18)
 
 FIFO_MODES = ("full", "min")
 DEFAULT_FIFO = "min"  # the depths hw.hls.fifo sets in the project
@@ -59,41 +58,58 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
     """A copy of `layer` with every resource and cycle figure filled in for ReuseFactor rf."""
     L = replace(layer, rf=rf)
     in_px, out_px = _pixels(L.in_shape), _pixels(L.out_shape)
-    width = int(L.out_shape[2]) * L.out_bits
+    storage = STORAGE.get(L.backend.lower(), STORAGE["vitis"])
     for depth in fifo_depths(L, fifo):
-        fb, fl = fifo_cost(depth, width)
+        fb, fl = fifo_cost(depth, L.out_bits, int(L.out_shape[2]), storage)
         L.fifo_bram18 += fb
         L.fifo_lutram += fl
     L.lutram = L.fifo_lutram
     L.bram18 = L.fifo_bram18
     if not L.has_weights:
-        L.ii_cycles = in_px if L.kind in ("pool", "gap", "pad", "relu", "clone") else out_px
+        L.rf = 1
+        if L.kind == "reshape":  # io_stream Flatten: the next layer reads the same stream
+            return L
+        if L.kind == "pool":
+            L.ii_cycles = in_px * cyc.pool_ii + 3
+        elif L.kind in ("relu", "gap", "pad", "clone"):
+            L.ii_cycles = (in_px + cyc.elementwise_depth if in_px > 1 else 2) if L.kind == "relu" else in_px
+        else:
+            L.ii_cycles = out_px
         L.fill_cycles = L.in_shape[1] + 2 if L.kind == "pool" else (in_px if L.kind == "gap" else 2)
         L.lut = 30 + (int(L.out_shape[2]) * L.out_bits // 4 if L.kind in ("pool", "add", "relu") else 0)
-        L.rf = 1
         return L
     n = L.n_in * L.n_out
     L.mults = n // rf
     L.weight_bits = n * L.w_bits + L.n_out * L.b_bits
-    dsp1, lut1 = mult.cost(L.a_bits, L.w_bits)
-    L.dsp = dsp1 * L.mults
+    share = mult.dsp_share(L.a_bits, L.w_bits, rf, L.n_in)
+    dsp_mults = math.ceil(share * L.mults)
+    L.dsp = float(dsp_mults * mult.dsp_per_product(L.a_bits, L.w_bits))
     acc_bits = L.a_bits + L.w_bits + math.ceil(math.log2(L.n_in))
     # Lanes that read the same kernel-window element share one RF:1 input mux (n_in/RF distinct ones
     # for RF <= n_in); for RF > n_in each lane's accumulator index also walks RF/n_in outputs.
     in_mux = max(1, L.n_in // rf) * L.a_bits * math.ceil((min(rf, L.n_in) - 1) / 3)
     acc_mux = L.mults * acc_bits * math.ceil((rf // L.n_in - 1) / 3) if rf > L.n_in else 0
-    L.lut = L.mults * (lut1 + acc_bits) + in_mux + acc_mux + 200
+    L.lut = ((L.mults - dsp_mults) * mult.lut_mult(L.a_bits, L.w_bits) + L.mults * acc_bits + in_mux + acc_mux
+             + 200)
     width = L.mults * L.w_bits
-    if rf > 1 and L.kind == "conv":
+    if rf > 1 and L.kind in ("conv", "dense"):
         L.weight_bram18 = memory_bram18(rf, width)
     elif rf > 1:
         L.weight_lut_rom = width * math.ceil(rf / 64)
     L.lut += L.weight_lut_rom
     L.bram18 += L.weight_bram18
+    out_cost = cyc.output_pixel(rf, L.n_in)
     if L.kind == "conv":
         L.lutram += (L.kernel - 1) * int(L.in_shape[2]) * L.a_bits * math.ceil(int(L.in_shape[1]) / 32)
-    L.ii_cycles = in_px * cyc.pixel + out_px * (rf + cyc.dense)
-    L.fill_cycles = ((L.kernel - 1) * int(L.in_shape[1]) + L.kernel) * cyc.pixel + rf + cyc.dense
+        L.ii_cycles = (in_px - out_px) * cyc.skip_pixel + out_px * out_cost
+        L.fill_cycles = ((L.kernel - 1) * int(L.in_shape[1]) + L.kernel - 1) * cyc.skip_pixel + out_cost
+    elif L.kind == "pointwise":
+        L.ii_cycles = in_px * out_cost
+        L.fill_cycles = out_cost
+    else:  # dense: read the input beats, then one ReuseLoop
+        beats = math.ceil(L.n_in / max(L.in_pack, 1))
+        L.ii_cycles = beats + rf + cyc.reuse_depth(rf, L.n_in) + cyc.dense_io
+        L.fill_cycles = L.ii_cycles
     return L
 
 

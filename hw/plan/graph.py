@@ -16,9 +16,9 @@ from pathlib import Path
 
 from hw.plan.resources import BudgetError
 
-WEIGHTED = {"Conv2D": "conv", "PointwiseConv2D": "pointwise"}
+WEIGHTED = {"Conv2D": "conv", "PointwiseConv2D": "pointwise", "Dense": "dense"}
 PLAIN = {"ZeroPadding2D": "pad", "Pooling2D": "pool", "GlobalPooling2D": "gap", "Clone": "clone",
-         "Concatenate": "concat", "Merge": "add"}
+         "Concatenate": "concat", "Merge": "add", "Reshape": "reshape"}
 SKIPPED = {"Input"}  # the top-level input port: the AXI wrapper's stream, costed as part of the wrapper
 
 
@@ -27,7 +27,7 @@ class Layer:
     """One hls4ml layer of the dataflow: static shape info plus what the plan chose for it."""
 
     name: str
-    kind: str  # conv | pointwise | pool | relu | pad | clone | concat | add | gap
+    kind: str  # conv | pointwise | dense | pool | relu | pad | clone | concat | add | gap | reshape
     in_shape: tuple
     out_shape: tuple
     kernel: int = 1
@@ -40,6 +40,8 @@ class Layer:
     n_outputs: int = 1  # streams leaving this layer (clone: one per reader)
     stream_depths: tuple = ()  # depth of each output stream as the hls4ml project sets it (hw.hls.fifo)
     strategy: str = ""  # hls4ml's strategy attribute of a weighted layer
+    backend: str = "Vitis"  # hls4ml backend = HLS tool (Vitis HLS or Vivado HLS): how FIFOs are stored
+    in_pack: int = 0  # elements per input stream beat (io_stream Dense: beats = n_in / in_pack)
     rf: int = 1
     weight_bits: int = 0
     mults: int = 0
@@ -56,7 +58,7 @@ class Layer:
 
     @property
     def has_weights(self) -> bool:
-        return self.kind in ("conv", "pointwise")
+        return self.kind in ("conv", "pointwise", "dense")
 
     @property
     def params(self) -> int:
@@ -75,6 +77,8 @@ def _width(var) -> int:
 def layers_from_hls(hls_model) -> list[Layer]:
     """Planner layers of a converted hls4ml ModelGraph (see module docstring)."""
     out = []
+    backend = hls_model.config.backend.name
+    by_output = {o: hl for hl in hls_model.get_layers() for o in hl.outputs}
     for hl in hls_model.get_layers():
         cls = hl.class_name
         if cls in SKIPPED:
@@ -84,7 +88,7 @@ def layers_from_hls(hls_model) -> list[Layer]:
         outs = [hls_model.output_vars[n] for n in hl.outputs]
         depths = tuple(int(v.pragma[1]) if isinstance(getattr(v, "pragma", None), tuple) else 0 for v in outs)
         common = dict(name=hl.name, in_shape=_hw(iv.shape), out_shape=_hw(ov.shape), a_bits=_width(iv),
-                      out_bits=_width(ov), n_outputs=len(outs), stream_depths=depths)
+                      out_bits=_width(ov), n_outputs=len(outs), stream_depths=depths, backend=backend)
         if cls in WEIGHTED:
             strategy = str(hl.get_attr("strategy") or "").lower()
             if strategy != "resource":
@@ -95,14 +99,21 @@ def layers_from_hls(hls_model) -> list[Layer]:
                 raise BudgetError(f"{hl.name}: ParallelizationFactor {pf} is not modelled by the planner (only 1)")
             if int(hl.get_attr("stride_height", 1) or 1) != 1 and cls == "PointwiseConv2D":
                 raise BudgetError(f"{hl.name}: strided pointwise conv is not modelled")
-            k = int(hl.get_attr("filt_height"))
-            if int(hl.get_attr("filt_width")) != k:
-                raise BudgetError(f"{hl.name}: only square kernels are modelled")
-            n_in, n_out = k * k * int(hl.get_attr("n_chan")), int(hl.get_attr("n_filt"))
+            in_pack = 0
+            if cls == "Dense":
+                k, n_in, n_out = 1, int(hl.get_attr("n_in")), int(hl.get_attr("n_out"))
+                src = by_output.get(hl.inputs[0])  # io_stream Flatten is an alias of the stream before it
+                stream = src.get_input_variable() if src is not None and src.class_name == "Reshape" else iv
+                in_pack = int(stream.shape[-1])
+            else:
+                k = int(hl.get_attr("filt_height"))
+                if int(hl.get_attr("filt_width")) != k:
+                    raise BudgetError(f"{hl.name}: only square kernels are modelled")
+                n_in, n_out = k * k * int(hl.get_attr("n_chan")), int(hl.get_attr("n_filt"))
             bias = hl.weights.get("bias")
             out.append(Layer(kind=WEIGHTED[cls], kernel=k, n_in=n_in, n_out=n_out, w_bits=_width(hl.weights["weight"]),
                              b_bits=_width(bias) if bias is not None else 0, rf=int(hl.get_attr("reuse_factor")),
-                             strategy=strategy, **common))
+                             strategy=strategy, in_pack=in_pack, **common))
         elif cls == "Activation":
             act = str(hl.get_attr("activation")).lower()
             if act != "relu":

@@ -1,5 +1,10 @@
 """What the planner may spend and what each primitive costs: budget, multiplier mapping, cycle
-constants, BRAM18 aspect ratios and stream FIFO storage (estimates; none calibrated against Vivado)."""
+constants, BRAM18 aspect ratios and stream FIFO storage.
+
+Calibrated against real Vivado HLS 2020.1 / Vitis HLS 2023.2 C-synthesis reports (hw.plan.calibration,
+hw/plan/vendor_figures.json; the README's "planner vs report" table gives the error of every row).
+Each constant below names the report figure it was fitted to.
+"""
 from __future__ import annotations
 
 import math
@@ -8,6 +13,10 @@ from dataclasses import dataclass
 from hw.chip import BRAM18_BITS, XC7Z020  # noqa: F401  (BRAM18_BITS re-exported for reports)
 
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+# A stream FIFO uses the BRAM18 as a true dual-port RAM: at most 18 bits wide. Reports: Vitis HLS 2023.2
+# LeNet-5 64x400 -> 23, 144x48 -> 3, 16x128 -> 8; Vivado HLS 2020.1 per-channel 676x25 -> 2 (a weight
+# ROM does use 512x36: 72x510 -> 15).
+FIFO_BRAM18_SHAPES = BRAM18_SHAPES[:-1]
 
 
 class BudgetError(ValueError):
@@ -26,39 +35,103 @@ class Budget:
 
 @dataclass(frozen=True)
 class MultRule:
-    impl: str = "auto"  # auto | fabric | pack
-    lut_max_bits: int = 4
+    """Which products of a Resource-strategy layer go to DSP48E1s and which to LUTs.
 
-    def cost(self, a_bits: int, w_bits: int) -> tuple[float, int]:
-        """(DSP48E1, LUT) of one product of an a_bits x w_bits multiply."""
+    'auto' is what the HLS tools did in the reports (hw.plan.calibration):
+      * RF = 1: the weights are constants; products with both operands <= 8 bits are LUT shift-adds
+        (Vitis HLS 2023.2 LeNet-5, 8x8 bits: 0 DSP in every conv/dense), wider ones one DSP each
+        (hls4ml's Dense 16->5 fixture, 16x16 bits: 73 DSP for 80 products, constant zeros and
+        powers of two not modelled).
+      * RF > n_in: each lane feeds its own accumulator, and every product becomes a DSP multiply-add
+        (`mac_muladd`), even 4x4 bits (Vivado HLS 2020.1: conv 16x4 bits 4/4, dense 4x4 bits 5/5).
+      * RF <= n_in: n_in/RF products per accumulator per cycle; HLS fuses every other product of
+        the adder tree into a DSP multiply-add and builds the rest in LUTs (4x4 bits: 64/128, 256/512).
+    'fabric' = every product in LUTs (`config_op mul -impl fabric`); 'pack' = two products of
+    <= 8-bit operands per DSP48E1 (WP486 INT8 packing, needs a custom kernel, not stock hls4ml).
+    """
+
+    impl: str = "auto"  # auto | fabric | pack
+    const_lut_max_bits: int = 8
+
+    def dsp_share(self, a_bits: int, w_bits: int, rf: int, n_in: int) -> float:
+        """Share of the layer's products (multipliers) that are DSP48E1s."""
         if self.impl not in ("auto", "fabric", "pack"):
             raise BudgetError(f"unknown multiplier rule {self.impl!r}; choose auto, fabric or pack")
-        lut_mult = a_bits * w_bits // 2 + a_bits + w_bits
-        if self.impl == "fabric" or min(a_bits, w_bits) <= self.lut_max_bits:
-            return 0.0, lut_mult
+        if self.impl == "fabric":
+            return 0.0
         if self.impl == "pack" and max(a_bits, w_bits) <= 8:
-            return 0.5, 0
+            return 0.5
+        if rf == 1:
+            return 0.0 if max(a_bits, w_bits) <= self.const_lut_max_bits else 1.0
+        return 1.0 if rf > n_in else 0.5
+
+    def dsp_per_product(self, a_bits: int, w_bits: int) -> int:
         lo, hi = sorted((a_bits, w_bits))
-        return (1.0 if lo <= 18 and hi <= 25 else 2.0), 0
+        return 1 if lo <= 18 and hi <= 25 else 2
+
+    @staticmethod
+    def lut_mult(a_bits: int, w_bits: int) -> int:
+        """LUTs of one a_bits x w_bits product built in fabric."""
+        return a_bits * w_bits // 2 + a_bits + w_bits
 
 
 @dataclass(frozen=True)
 class CycleModel:
-    pixel: int = 3  # per input pixel of a conv (read + line-buffer shift + counters)
-    dense: int = 5  # per output pixel on top of RF (ReuseLoop depth, accumulator init, cast, write)
+    """Cycles of the hls4ml io_stream kernels (Resource strategy: the pixel loop is not pipelined).
+
+    Fitted to Vivado HLS 2020.1 csynth of an hls4ml 1.0 CNN on the xc7z020 (hw.plan.calibration):
+    the conv pixel loop's iteration is 5 cycles for a pixel that produces no output and
+    RF + reuse_depth + 5 for one that does (81 at RF 72 with depth 4, 84 at depth 6); the ReuseLoop's
+    iteration latency is 4 when each lane has its own accumulator (RF > n_in) and
+    5 + ceil(log2(n_in/RF) / 2) for an adder tree of n_in/RF products (6 at 4, 7 at 16); pooling reads
+    a pixel every 2 cycles (II 2 in Vivado HLS 2020.1 and Vitis HLS 2023.2); an elementwise layer
+    one pixel per cycle plus 4 of pipeline depth (a single pixel: 2 cycles, no loop).
+    """
+
+    skip_pixel: int = 5  # conv pixel loop iteration without an output (read, line-buffer shift, counters)
+    out_pixel: int = 5  # on top of RF + reuse depth for a pixel with an output (call, cast, write)
+    dense_io: int = 2  # io_stream Dense on top of the input beats and RF + reuse depth
+    pool_ii: int = 2
+    elementwise_depth: int = 4
+
+    @staticmethod
+    def reuse_depth(rf: int, n_in: int) -> int:
+        """Iteration latency of the Resource strategy's ReuseLoop."""
+        if rf > n_in:
+            return 4
+        return 5 + math.ceil(math.log2(max(n_in // rf, 1)) / 2)
+
+    def output_pixel(self, rf: int, n_in: int) -> int:
+        return rf + self.reuse_depth(rf, n_in) + self.out_pixel
 
 
-def memory_bram18(depth: int, width: int) -> int:
+@dataclass(frozen=True)
+class StorageRule:
+    """How the HLS tool stores a stream FIFO: Vivado HLS 2020.1 splits an hls4ml array stream into
+    one FIFO per channel (reports: `layer2_out_V_data_0_V`, 32 FIFOs of 676x25); Vitis HLS keeps
+    one packed FIFO (`layer2_out`, 576x132). A FIFO of more than 2 entries whose depth x width
+    exceeds srl_max_bits goes to BRAM18 (Vitis: `config_storage -auto_srl_max_bits` default 1024;
+    Vivado HLS 2020.1: 121x4 = 484 bits stayed in fabric, 169x4 = 676 went to BRAM)."""
+
+    per_channel: bool = False
+    srl_max_bits: int = 1024
+
+
+STORAGE = {"vitis": StorageRule(False, 1024), "vivado": StorageRule(True, 512)}
+
+
+def memory_bram18(depth: int, width: int, shapes=BRAM18_SHAPES) -> int:
     """BRAM18 needed for a depth x width memory, best aspect ratio (all columns the same shape)."""
     if depth <= 0 or width <= 0:
         return 0
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM18_SHAPES)
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in shapes)
 
 
-def fifo_cost(depth: int, width: int) -> tuple[int, int]:
-    """(BRAM18, LUTRAM LUTs) of one stream FIFO."""
+def fifo_cost(depth: int, width: int, channels: int = 1, rule: StorageRule = StorageRule()) -> tuple[int, int]:
+    """(BRAM18, LUTRAM LUTs) of one stream FIFO of `channels` x `width`-bit elements."""
+    n, bits = (channels, width) if rule.per_channel else (1, channels * width)
     if depth <= 2:
         return 0, 0
-    if depth <= 64:
-        return 0, 4 * math.ceil(width / 3) * math.ceil(depth / 64)
-    return memory_bram18(depth, width), 0
+    if depth * bits > rule.srl_max_bits:
+        return n * memory_bram18(depth, bits, FIFO_BRAM18_SHAPES), 0
+    return 0, n * bits * math.ceil(depth / 32)  # SRLC32E: one LUT per bit per 32 entries
