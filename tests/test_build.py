@@ -476,7 +476,8 @@ def test_collect_fails_when_timing_is_not_met_and_keeps_earlier_outputs(tmp_path
 
 
 def test_a_config_that_does_not_fit_stops_before_any_step(tmp_path):
-    """Every ReuseFactor 1 (fully parallel): far more multipliers than the XC7Z020's 220 DSPs."""
+    """Every ReuseFactor 1 (fully parallel): far more multipliers than the XC7Z020 holds (with RF 1 the
+    weights are constants and the calibrated rule builds 8x8-bit products in LUTs)."""
     import yaml
 
     cfg = yaml.safe_load(CONFIG.read_text())
@@ -488,7 +489,7 @@ def test_a_config_that_does_not_fit_stops_before_any_step(tmp_path):
     r = run_cli("--dry-run", "--config-file", bad, "--out", tmp_path / "o")
     assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
     assert "preflight: the model does not fit the chip per the budget planner" in r.stderr
-    assert "DSP" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "o" / "hls").exists()
+    assert "LUT: needs" in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "o" / "hls").exists()
 
 
 def test_unknown_step_is_a_usage_error():
@@ -520,6 +521,8 @@ def test_dry_run_builds_what_it_can_and_prints_the_vendor_commands(dry_run):
     # the planner ran on the deployed config and passed it (a refusal would have stopped the run)
     assert "budget planner says the model fits" in out or "budget planner verdict for these inputs cached (fits)" in out
     assert "TB PASS: 4 images" in out  # g++ C simulation of the AXI top == golden model, beat for beat
+    # bounded-FIFO simulation before any vendor step (hw.hls.fifosim): the design's depths carry the batch
+    assert "20 images through bounded FIFOs" in out and "bit-exact with the C simulation" in out
     assert "vitis-run --mode hls --tcl" in out and str(DRY_OUT / "tcl" / "hls_ip.tcl") in out
     summary = out.split("vendor commands that a full build runs:")[1].strip().splitlines()
     assert len(summary) == 3 and "vitis-run --mode hls --tcl" in summary[0]
@@ -527,7 +530,7 @@ def test_dry_run_builds_what_it_can_and_prints_the_vendor_commands(dry_run):
     assert "vivado -mode batch" in summary[2] and summary[2].endswith("vivado_bitstream.tcl)")
     assert "would write" in out and not (DRY_OUT / "bitstreams").exists()
     steps = {p.stem for p in (DRY_OUT / ".steps").glob("*.json")}
-    assert {"hls_project", "csim"} <= steps and not steps & {"hls_ip", "vivado_project", "vivado_bitstream", "collect"}
+    assert {"hls_project", "csim", "fifo_check"} <= steps and not steps & {"hls_ip", "vivado_project", "vivado_bitstream", "collect"}
 
 
 def test_dry_run_tcl_names_match_the_io_spec_the_driver_reads(dry_run, tmp_path):

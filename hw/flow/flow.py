@@ -26,7 +26,7 @@ from hw.flow.errors import BuildError
 from hw.flow.steps import BitstreamSteps, FireSteps, sha256
 
 REPO = Path(__file__).resolve().parents[2]
-BITSTREAM_STEPS = ("hls_project", "csim", "hls_ip", "vivado_project", "vivado_bitstream", "collect")
+BITSTREAM_STEPS = ("hls_project", "csim", "fifo_check", "hls_ip", "vivado_project", "vivado_bitstream", "collect")
 FIRE_STEPS = ("fire_project", "fire_rtl", "fire_copy")
 VENDOR_STEPS = {"hls_ip": "hls", "vivado_project": "vivado", "vivado_bitstream": "vivado", "fire_rtl": "hls"}
 

@@ -28,7 +28,7 @@ def sha256(path: Path) -> str:
 
 
 class BitstreamSteps:
-    """hls_project -> csim -> hls_ip -> vivado_project -> vivado_bitstream -> collect."""
+    """hls_project -> csim -> fifo_check -> hls_ip -> vivado_project -> vivado_bitstream -> collect."""
 
     def step_hls_project(self) -> dict:
         """hls4ml project (Vitis backend, io_stream) + AXI wrapper + io_spec.json, by hw.hls."""
@@ -104,6 +104,33 @@ class BitstreamSteps:
             raise BuildError(f"C simulation printed no TB PASS (log {self.log_dir / 'csim.log'})")
         self.log(f"  {text.strip().splitlines()[-1]}")
         return {"n_images": meta["n_images"], "library": str(lib)}
+
+    def step_fifo_check(self) -> dict:
+        """Bounded-FIFO C simulation of the project (hw.hls.fifosim): the design's STREAM depths must
+        carry a batch of back-to-back images, bit-exact with the C simulation, before any vendor
+        step; a depth below what the design needs deadlocks here and the build stops naming the FIFO."""
+        import numpy as np
+
+        from hw.hls.fifosim import FifoSim, FifoSimError, test_beats
+        from host.csim_library import AxiLibrary
+        from host.stream import IOSpec
+
+        n = max(int(self.cfg.csim_images), 20)
+        try:
+            sim = FifoSim.build(self.hls_dir, self.out / "fifosim")
+            beats, _ = test_beats(self.hls_dir, n)
+            run = sim.run(beats, n)
+        except FifoSimError as e:
+            raise BuildError(f"FIFO depth check: {e}") from None
+        if not run.ok:
+            raise BuildError(f"FIFO depths of {self.cfg.config_path} do not carry {n} images: {run.message()}")
+        spec = IOSpec.load(self.spec_path)
+        ref, last = AxiLibrary(self.hls_dir / spec.library, spec).run(beats, n)
+        if not (np.array_equal(ref, run.out_beats) and np.array_equal(last, run.out_last)):
+            raise BuildError("FIFO depth check: the bounded simulation's logits differ from the C simulation")
+        self.log(f"  {n} images through bounded FIFOs in {run.seconds:.1f} s, bit-exact with the C simulation")
+        return {"n_images": n, "seconds": round(run.seconds, 2),
+                "fifos": {f["name"]: {"depth": f["depth"], "peak": f["peak"]} for f in run.fifos}}
 
     def step_hls_ip(self) -> dict:
         """Vitis HLS: csim_design against the vectors, csynth_design, export_design (IP catalog)."""
