@@ -222,10 +222,10 @@ def _progress(total: int, desc: str):
 
 
 def evaluate(acc: StreamAccelerator, dataset: str, limit: int | None) -> dict:
-    from hw.data import load_dataset
+    from host.testset import load_idx_test_set
 
-    ds = load_dataset(dataset)
-    x, y = ds.x_test, ds.y_test
+    x, y = load_idx_test_set(dataset)
+    classes = acc.spec.classes
     if limit is not None:
         x, y = x[:limit], y[:limit]
     bar, update = _progress(len(x), f"{dataset} test set")
@@ -235,7 +235,11 @@ def evaluate(acc: StreamAccelerator, dataset: str, limit: int | None) -> dict:
         if bar is not None:
             bar.close()
     correct = pred.classes == y
-    per_class = {ds.classes[c]: float(correct[y == c].mean()) for c in range(len(ds.classes)) if np.any(y == c)}
+    if len(y) and int(y.max()) >= len(classes):
+        from host.testset import TestSetError
+
+        raise TestSetError(f"{dataset}: label {int(y.max())} but the model has {len(classes)} classes")
+    per_class = {classes[c]: float(correct[y == c].mean()) for c in range(len(classes)) if np.any(y == c)}
     return {"dataset": dataset, "images": int(len(x)), "accuracy": float(correct.mean()) if len(x) else float("nan"),
             "per_class_accuracy": per_class}
 
@@ -243,12 +247,9 @@ def evaluate(acc: StreamAccelerator, dataset: str, limit: int | None) -> dict:
 # ---- command line ----------------------------------------------------------------------------
 def _known_errors() -> tuple[type[BaseException], ...]:
     """Errors that carry a message for the user (anything else is a bug and keeps its traceback)."""
-    errors: tuple[type[BaseException], ...] = (AcceleratorError, StreamError, SpecError, InputError)
-    try:
-        from hw.data import DatasetError  # numpy + stdlib: importable on the board too
-    except ImportError:
-        return errors
-    return errors + (DatasetError,)
+    from host.testset import TestSetError
+
+    return (AcceleratorError, StreamError, SpecError, InputError, TestSetError)
 
 
 def build_parser() -> argparse.ArgumentParser:

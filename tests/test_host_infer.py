@@ -218,3 +218,26 @@ def test_training_and_inference_convert_an_image_identically(tmp_path):
     ds = load_image_folder(tmp_path / "ds", image_shape=SHAPE)
     a, note = infer.read_image(tmp_path / "ds" / "a" / "x.png", SHAPE)
     assert np.array_equal(ds.x_train[0], a) and "resized 37x41 -> 28x28" in note
+
+
+def test_board_test_set_reader_needs_no_hw_package(tmp_path):
+    """--evaluate's IDX reader is host/ only (the board has no hw/, TensorFlow or hls4ml)."""
+    from pathlib import Path
+
+    code = ("import sys; sys.modules['hw'] = None; sys.modules['tensorflow'] = None; "
+            "from host.testset import load_idx_test_set; x, y = load_idx_test_set('fashion-mnist'); "
+            "print(x.shape, x.dtype, y[:3].tolist())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("(")[1].startswith("10000, 28, 28, 1) uint8")
+
+
+def test_malformed_test_set_is_named(tmp_path):
+    from host.testset import TestSetError, load_idx_test_set
+
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 8)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"junk")
+    with pytest.raises(TestSetError, match="t10k-images-idx3-ubyte"):
+        load_idx_test_set(tmp_path)
+    with pytest.raises(TestSetError, match="t10k-images-idx3-ubyte.*needed"):
+        load_idx_test_set(tmp_path.parent)  # a directory without the t10k files

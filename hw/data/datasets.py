@@ -26,7 +26,7 @@ import numpy as np
 
 from host import images
 
-FASHION_MNIST_DIR = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+from host.testset import FASHION_MNIST_DIR  # noqa: E402  (one home for the location, readable on the board)
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
