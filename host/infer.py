@@ -226,6 +226,10 @@ def evaluate(acc: StreamAccelerator, dataset: str, limit: int | None) -> dict:
 
     x, y = load_idx_test_set(dataset)
     classes = acc.spec.classes
+    if len(y) and int(y.max()) >= len(classes):
+        from host.testset import TestSetError
+
+        raise TestSetError(f"{dataset}: label {int(y.max())} but the model has {len(classes)} classes")
     if limit is not None:
         x, y = x[:limit], y[:limit]
     bar, update = _progress(len(x), f"{dataset} test set")
@@ -235,10 +239,6 @@ def evaluate(acc: StreamAccelerator, dataset: str, limit: int | None) -> dict:
         if bar is not None:
             bar.close()
     correct = pred.classes == y
-    if len(y) and int(y.max()) >= len(classes):
-        from host.testset import TestSetError
-
-        raise TestSetError(f"{dataset}: label {int(y.max())} but the model has {len(classes)} classes")
     per_class = {classes[c]: float(correct[y == c].mean()) for c in range(len(classes)) if np.any(y == c)}
     return {"dataset": dataset, "images": int(len(x)), "accuracy": float(correct.mean()) if len(x) else float("nan"),
             "per_class_accuracy": per_class}

@@ -153,9 +153,8 @@ class FifoSim:
         out = {}
         for name in names or sorted(self.depths):
             hi = self.depths[name]
-            if not self.run(beats, n_images, {name: hi}).ok:
-                while not self.run(beats, n_images, {name: hi}).ok:
-                    hi *= 2
+            while not self.run(beats, n_images, {name: hi}).ok:
+                hi *= 2
             lo = 0  # lo deadlocks (depth 0 is no FIFO), hi completes
             while hi - lo > 1:
                 mid = (lo + hi) // 2
@@ -165,11 +164,6 @@ class FifoSim:
                     lo = mid
             out[name] = hi
         return out
-
-    def check_minimum(self, beats: np.ndarray, n_images: int, minimum: dict[str, int]) -> FifoRun:
-        """One run with every FIFO of `minimum` at its minimal depth at once (the search varies one
-        FIFO at a time; this checks that the minima also hold together)."""
-        return self.run(beats, n_images, minimum)
 
 
 def network_source(top_cpp: str, project: str) -> tuple[str, dict]:
@@ -209,7 +203,7 @@ def network_source(top_cpp: str, project: str) -> tuple[str, dict]:
     return top_cpp + "\n".join(tail) + "\n", depths
 
 
-def join_fifos(sim: FifoSim, spec_layers: dict | None = None) -> list[str]:
+def join_fifos(sim: FifoSim) -> list[str]:
     """The streams read by a Fire concat / bypass add: the ones deeper than the chain depth."""
     from hw.hls.fifo import CHAIN_FIFO_DEPTH
 
@@ -219,10 +213,10 @@ def join_fifos(sim: FifoSim, spec_layers: dict | None = None) -> list[str]:
 def test_beats(project_dir: Path, n_images: int) -> tuple[np.ndarray, np.ndarray]:
     """(DMA input beats, uint8 images) of the first n test images, packed by the host's own code."""
     from host.stream import IOSpec, pack_images
-    from hw.data.datasets import load_fashion_mnist
+    from host.testset import load_idx_test_set
 
     spec = IOSpec.load(project_dir / "io_spec.json")
-    imgs = np.ascontiguousarray(load_fashion_mnist().x_test[:n_images], dtype=np.uint8)
+    imgs = np.ascontiguousarray(load_idx_test_set("fashion-mnist")[0][:n_images])
     return pack_images(imgs, spec), imgs
 
 

@@ -71,8 +71,10 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
             return L
         if L.kind == "pool":
             L.ii_cycles = in_px * cyc.pool_ii + 3
-        elif L.kind in ("relu", "gap", "pad", "clone"):
-            L.ii_cycles = (in_px + cyc.elementwise_depth if in_px > 1 else 2) if L.kind == "relu" else in_px
+        elif L.kind == "relu":  # a single pixel is no loop: 2 cycles
+            L.ii_cycles = in_px + cyc.elementwise_depth if in_px > 1 else 2
+        elif L.kind in ("gap", "pad", "clone"):
+            L.ii_cycles = in_px
         else:
             L.ii_cycles = out_px
         L.fill_cycles = L.in_shape[1] + 2 if L.kind == "pool" else (in_px if L.kind == "gap" else 2)

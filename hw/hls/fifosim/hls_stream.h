@@ -102,12 +102,7 @@ template <typename T> class stream {
         if (_info && _info->reader.empty() && fifosim::current())
             _info->reader = fifosim::current()->name;
         wait(lk, _not_empty, 1, [this]() { return !_data.empty(); });
-        head = _data.front();
-        _data.pop_front();
-        if (_info)
-            _info->occupancy = _data.size();
-        w.progress++;
-        _not_full.notify_all();
+        pop(head);
     }
     T read() {
         T head;
@@ -119,12 +114,7 @@ template <typename T> class stream {
         std::lock_guard<std::mutex> g(w.m);
         if (_data.empty())
             return false;
-        head = _data.front();
-        _data.pop_front();
-        if (_info)
-            _info->occupancy = _data.size();
-        w.progress++;
-        _not_full.notify_all();
+        pop(head);
         return true;
     }
     void write(const T &tail) {
@@ -135,33 +125,39 @@ template <typename T> class stream {
         if (_info && _data.size() >= _info->depth)
             _info->full_waits++;
         wait(lk, _not_full, 2, [this]() { return !_info || _data.size() < _info->depth; });
-        _data.push_back(tail);
-        note_write();
-        w.progress++;
-        _not_empty.notify_all();
+        push(tail);
     }
     bool write_nb(const T &tail) {
         auto &w = fifosim::world();
         std::lock_guard<std::mutex> g(w.m);
         if (_info && _data.size() >= _info->depth)
             return false;
-        _data.push_back(tail);
-        note_write();
-        w.progress++;
-        _not_empty.notify_all();
+        push(tail);
         return true;
     }
     void operator>>(T &rdata) { read(rdata); }
     void operator<<(const T &wdata) { write(wdata); }
 
   private:
-    void note_write() {
-        if (!_info)
-            return;
-        _info->writes++;
-        _info->occupancy = _data.size();
-        if (_data.size() > _info->peak)
-            _info->peak = _data.size();
+    // Both called with the world's mutex held.
+    void pop(T &head) {
+        head = _data.front();
+        _data.pop_front();
+        if (_info)
+            _info->occupancy = _data.size();
+        fifosim::world().progress++;
+        _not_full.notify_all();
+    }
+    void push(const T &tail) {
+        _data.push_back(tail);
+        if (_info) {
+            _info->writes++;
+            _info->occupancy = _data.size();
+            if (_data.size() > _info->peak)
+                _info->peak = _data.size();
+        }
+        fifosim::world().progress++;
+        _not_empty.notify_all();
     }
 
     template <class Ready> void wait(std::unique_lock<std::mutex> &lk, std::condition_variable &cv, int why, Ready ready) {
