@@ -320,6 +320,8 @@ def test_hls_tcl_flow_order_and_top(tmp_path):
     assert exp[exp.index("-ipname") + 1] == "squeezenet_axi" and exp[exp.index("-vendor") + 1] == "xilinx.com"
     assert ["set_part", "xc7z020clg400-1"] in calls and calls[-1] == ["exit", "0"]
     assert ["set_clock_uncertainty", "27%", "default"] in calls
+    assert ["config_rtl", "-reset", "state"] in calls  # static counters reset with ap_rst_n (LeNet-5 RTL finding)
+    assert names.index("config_rtl") < names.index("csynth_design")
     assert sum(1 for c in calls if c[:2] == ["add_files", "-tb"]) == 1
 
 

@@ -181,6 +181,17 @@ def make_shim(top: str, ports: dict[str, tuple[str, int]]) -> str:
             f"    {top} u_hls (\n" + ",\n".join(lines) + "\n    );\nendmodule\n")
 
 
+def icarus_ready(text: str) -> str:
+    """Vitis HLS Verilog as Icarus must see it: a `timescale in every source, and its combinational
+    `always @ (*)` blocks as `always_comb`. Icarus runs `always @ (*)` only on a change of an input,
+    so a block whose inputs settle at time 0 (e.g. `ap_block_state4 = (layer4_out_full_n == 1'b0)`
+    with full_n constant 1) stays X forever and the pipeline never advances; always_comb also runs
+    once at time 0 (IEEE 1800), which is what synthesis assumes."""
+    if "`timescale" not in text:
+        text = "`timescale 1ns / 1ps\n" + text
+    return re.sub(r"\balways\s*@\s*\(\s*\*\s*\)", "always_comb", text)
+
+
 def copy_fire_rtl(verilog_dir: Path, dest: Path, top: str, fire_dir: Path) -> dict:
     """Copy the exported Verilog (+ memory init files) and write the shim and a manifest into dest."""
     files = sorted(verilog_dir.glob("*.v")) if verilog_dir.is_dir() else []
@@ -194,9 +205,7 @@ def copy_fire_rtl(verilog_dir: Path, dest: Path, top: str, fire_dir: Path) -> di
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for f in files + sorted(verilog_dir.glob("*.dat")):
-        text = f.read_text() if f.suffix == ".v" else None
-        if text is not None and "`timescale" not in text:
-            text = "`timescale 1ns / 1ps\n" + text  # Icarus needs it in every source (DESIGN.md pitfalls)
+        text = icarus_ready(f.read_text()) if f.suffix == ".v" else None
         (tmp / f.name).write_text(text) if text is not None else shutil.copyfile(f, tmp / f.name)
     (tmp / f"{top}{SHIM_SUFFIX}.v").write_text(make_shim(top, ports))
     meta = json.loads((fire_dir / "fire.json").read_text()) if (fire_dir / "fire.json").exists() else {}

@@ -16,7 +16,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, Event, FallingEdge, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
 from hw.golden import fire_forward
@@ -48,6 +48,25 @@ def pause_gen(rng: np.random.Generator, p: float):
             yield stall
 
 
+async def drive_ap_start(dut, source: AxiStreamSource):
+    """ap_ctrl_hs as Vitis's co-simulation drives it: ap_start high while input is queued, and once
+    the input has run dry only until the call in progress has signalled ap_ready. Held high for ever
+    (as this bench did before it met real Vitis output: LeNet-5 from Vitis HLS 2023.2), the next
+    call's pipelined loop waits on its first input and keeps the last pixel of the previous frame
+    in flight (the pipeline stalls as a whole), so the last frame's output never appears."""
+    clk, start = dut.ap_clk, dut.ap_start
+    start.value = 0
+    while True:
+        await RisingEdge(clk)
+        await ReadOnly()
+        handshake = bool(int(dut.ap_ready.value)) and bool(int(start.value))
+        await FallingEdge(clk)  # drive between edges
+        if not source.idle():
+            start.value = 1
+        elif handshake:
+            start.value = 0
+
+
 class TB:
     """Owns clock, reset, AXI-Stream source and sink, the golden model and the protocol checker."""
 
@@ -61,8 +80,6 @@ class TB:
         self.in_bits = self.fire.in_bits
         self.rng = np.random.default_rng(case["seed"] * 1000 + seed_offset)
         cocotb.start_soon(Clock(dut.ap_clk, CLOCK_NS, unit="ns").start())
-        if hasattr(dut, "ap_start"):  # HLS block-level control (ap_ctrl_hs): free-running
-            dut.ap_start.value = 1
         in_bus, out_bus = _bus(dut, case["in_prefix"]), _bus(dut, case["out_prefix"])
         if len(in_bus.tdata) % self.cin or len(out_bus.tdata) % self.cout:
             raise AssertionError(f"TDATA widths {len(in_bus.tdata)}/{len(out_bus.tdata)} are not whole "
@@ -81,6 +98,9 @@ class TB:
         self.cycle = 0
         self.in_reset = False
         cocotb.start_soon(self._monitor())
+        if hasattr(dut, "ap_start"):
+            cocotb.start_soon(drive_ap_start(dut, self.source))
+
 
     async def _monitor(self):
         """Count handshakes and check AXI-Stream rules on the output: once TVALID is high it stays

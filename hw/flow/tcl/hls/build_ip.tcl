@@ -32,6 +32,11 @@ proc sn_hls_flow {} {
     create_clock -period $clock_ns -name default
     set_clock_uncertainty $clock_uncertainty default
     config_compile -name_max_length 80
+    # Reset the initialised static state too (hls4ml's line-buffer position counters, pX/pY/sX/sY):
+    # with Vitis's default `-reset control` they keep their mid-image values through ap_rst_n, and
+    # the real Vitis HLS 2023.2 LeNet-5 RTL run under cocotb (scripts/check_hls_rtl.py) misaligns
+    # every image after a reset in the middle of one.
+    config_rtl -reset state
 
     if {$run_csim} {
         puts "SN_BUILD: C simulation"
