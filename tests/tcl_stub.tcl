@@ -6,7 +6,7 @@
 
 set allowed {
     open_project set_top add_files open_solution set_part create_clock set_clock_uncertainty
-    config_compile config_rtl csim_design csynth_design export_design close_project
+    config_compile config_rtl csim_design csynth_design cosim_design export_design close_project
     create_project set_param set_property current_project update_ip_catalog get_files generate_target
     make_wrapper current_fileset update_compile_order create_bd_design create_bd_cell apply_bd_automation
     connect_bd_intf_net connect_bd_net get_bd_intf_pins get_bd_pins get_bd_cells assign_bd_address

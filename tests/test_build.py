@@ -325,6 +325,40 @@ def test_hls_tcl_flow_order_and_top(tmp_path):
     assert sum(1 for c in calls if c[:2] == ["add_files", "-tb"]) == 1
 
 
+def test_hls_tcl_optional_cosim(tmp_path):
+    """--cosim: cosim_design of the synthesized AXI top with the C simulation's testbench arguments,
+    after csynth_design and before export; off by default."""
+    kw = dict(hls_project="p", top="squeezenet_axi", part="xc7z020clg400-1", clock_ns=10.0, clock_uncertainty="27%",
+              design_files=[tmp_path / "a.cpp"], tb_files=[tmp_path / "tb.cpp"], include_dirs=[tmp_path],
+              run_csim=True, csim_argv="in.txt exp.txt 4")
+    for cosim in (False, True):
+        cfg = tclgen.write_config(tmp_path / f"c{cosim}.tcl", tclgen.hls_settings(**kw, run_cosim=cosim))
+        calls = run_stub(tmp_path, tclgen.write_entry(tmp_path / f"e{cosim}.tcl", cfg, tclgen.HLS_SCRIPTS / "build_ip.tcl"))
+        names = [c[0] for c in calls]
+        assert ("cosim_design" in names) == cosim
+        if cosim:
+            assert names.index("csynth_design") < names.index("cosim_design") < names.index("export_design")
+            assert ["cosim_design", "-rtl", "verilog", "-trace_level", "none", "-argv", "in.txt exp.txt 4"] in calls
+    from hw.flow.flow import parse_args
+
+    assert parse_args(["--cosim", "--dry-run"]).cosim and not parse_args(["--dry-run"]).cosim
+
+
+def test_cosim_report_parser_on_real_vitis_output(tmp_path):
+    from hw.flow.reports import ReportError, parse_cosim_report
+
+    rpt = REPO.parent / "shared" / "vendor-reports" / "zcu102_lenet5_hls4ml1.0_vitishls2023.2" / "cosim" / "myproject_cosim.rpt"
+    if not rpt.exists():
+        pytest.skip(f"{rpt} absent (the vendor reports are read from ../shared, not kept in the project)")
+    r = parse_cosim_report(rpt.read_text())
+    assert r == {"status": "Pass", "latency_min": 2423, "latency_avg": 3177, "latency_max": 3555,
+                 "interval_min": 2354, "interval_avg": 2354, "interval_max": 2354}
+    with pytest.raises(ReportError, match="not Pass"):
+        parse_cosim_report(rpt.read_text().replace("|      Pass|", "|      Fail|"))
+    with pytest.raises(ReportError, match="no Verilog row"):
+        parse_cosim_report("nothing here")
+
+
 def test_stub_rejects_a_command_outside_the_allow_list(tmp_path):
     bad = tmp_path / "bad.tcl"
     bad.write_text("create_bd_design x\nwrite_hw_platform -force x.xsa\n")

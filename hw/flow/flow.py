@@ -50,6 +50,7 @@ class BuildConfig:
     model_file: str = ""  # default hw/models/<model>.keras
     config_file: str = ""  # default hls_config/<model>.yml
     ignore_budget: bool = False  # planner refusal -> warning (its figures are estimates)
+    cosim: bool = False  # Vitis HLS C/RTL co-simulation of the AXI top in step hls_ip
     python: str = field(default=sys.executable, repr=False)
 
     @property
@@ -112,7 +113,7 @@ class Build(BitstreamSteps, FireSteps):
     def fingerprint(self) -> dict:
         c = self.cfg
         return {"model_sha256": sha256(c.model_path), "config_sha256": sha256(c.config_path),
-                "clock_ns": c.clock_ns, "flow_sha256": _flow_digest(), "csim_images": c.csim_images, "target": c.target, "fire": c.fire}
+                "clock_ns": c.clock_ns, "flow_sha256": _flow_digest(), "csim_images": c.csim_images, "target": c.target, "fire": c.fire, "cosim": c.cosim}
 
     def marker(self, step: str) -> Path:
         return self.markers / f"{step}.json"
@@ -309,6 +310,8 @@ def parse_args(argv=None) -> BuildConfig:
                    "--fire-rtl: " + ", ".join(FIRE_STEPS) + ")")
     p.add_argument("--ignore-budget", action="store_true", help="build even if the budget planner says the model "
                    "does not fit (its figures are estimates; Vivado will have the last word, hours later)")
+    p.add_argument("--cosim", action="store_true", help="also run Vitis HLS C/RTL co-simulation of the AXI top in "
+                   "step hls_ip (measured interval per image; adds tens of minutes)")
     p.add_argument("--csim-images", type=int, default=10, help="test images in the C simulation (default 10)")
     p.add_argument("--board-repo", default="", help="directory holding the PYNQ-Z2 board files (else Vivado's store)")
     p.add_argument("--bitstream-dir", default=str(REPO / "bitstreams"), help="where the .bit/.hwh/.json go")
@@ -331,7 +334,8 @@ def parse_args(argv=None) -> BuildConfig:
     return BuildConfig(model=a.model, out=out, clock_ns=a.clock_ns, jobs=a.jobs, dry_run=a.dry_run,
                        from_step=a.from_step, csim_images=a.csim_images, board_repo=a.board_repo,
                        bitstream_dir=a.bitstream_dir, target=target, fire=a.fire, fire_rtl_dir=a.fire_rtl_dir,
-                       model_file=a.model_file, config_file=a.config_file, ignore_budget=a.ignore_budget)
+                       model_file=a.model_file, config_file=a.config_file, ignore_budget=a.ignore_budget,
+                       cosim=a.cosim)
 
 
 def main(argv=None) -> int:

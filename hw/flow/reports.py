@@ -218,6 +218,22 @@ def _loop(el) -> dict:
             "ii": value("PipelineII", "min")}
 
 
+def parse_cosim_report(text: str) -> dict:
+    """Status, latency (min/avg/max) and interval (min/avg/max) of the Verilog row of a Vitis HLS
+    `<top>_cosim.rpt` (sim/report/)."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 8 and cells[0] == "Verilog":
+            if cells[1] != "Pass":
+                raise ReportError(f"co-simulation status {cells[1]!r} (not Pass)")
+            vals = [_int_or_str(c) for c in cells[2:8]]
+            if not all(isinstance(v, int) for v in vals):
+                raise ReportError(f"co-simulation row without cycle counts: {line.strip()}")
+            keys = ("latency_min", "latency_avg", "latency_max", "interval_min", "interval_avg", "interval_max")
+            return {"status": "Pass", **dict(zip(keys, vals))}
+    raise ReportError("no Verilog row in the co-simulation report (was cosim_design run?)")
+
+
 def _int_or_str(s):
     s = (s or "").strip()
     for conv in (int, float):

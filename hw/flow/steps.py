@@ -11,8 +11,8 @@ from pathlib import Path
 from hw import chip
 from hw.flow import tclgen
 from hw.flow.errors import BuildError
-from hw.flow.reports import (ReportError, check_hwh_against_spec, parse_csynth_xml, parse_hls_register_header,
-                             parse_hwh, parse_timing_summary, parse_utilization)
+from hw.flow.reports import (ReportError, check_hwh_against_spec, parse_cosim_report, parse_csynth_xml,
+                             parse_hls_register_header, parse_hwh, parse_timing_summary, parse_utilization)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,7 +146,7 @@ class BitstreamSteps:
         settings = tclgen.hls_settings(
             hls_project=f"{spec['top']}_prj", top=spec["top"], part=hc.part, clock_ns=hc.clock_ns,
             clock_uncertainty=hc.clock_uncertainty, run_symbol=tclgen.run_symbol(spec), design_files=design, tb_files=tb + [vec / IN_FILE, vec / EXP_FILE], include_dirs=incs, run_csim=True,
-            csim_argv=f"{vec / IN_FILE} {vec / EXP_FILE} {n}")
+            csim_argv=f"{vec / IN_FILE} {vec / EXP_FILE} {n}", run_cosim=self.cfg.cosim)
         cfg = tclgen.write_config(self.tcl_dir / "hls_ip_config.tcl", settings)
         entry = tclgen.write_entry(self.tcl_dir / "hls_ip.tcl", cfg, tclgen.HLS_SCRIPTS / "build_ip.tcl")
         out = self.vendor("hls", self.hls_cmd(entry), self.vitis_dir, "hls_ip.log", "Vitis HLS (csim, csynth, export)")
@@ -169,6 +169,14 @@ class BitstreamSteps:
         if csynth.exists():
             info["csynth"] = parse_csynth_xml(csynth.read_text())
             (self.report_dir / "csynth.json").write_text(json.dumps(info["csynth"], indent=1))
+        if self.cfg.cosim:
+            rpt = sol / "sim" / "report" / f"{spec['top']}_cosim.rpt"
+            try:
+                info["cosim"] = parse_cosim_report(rpt.read_text())
+            except (OSError, ReportError) as e:
+                raise BuildError(f"co-simulation: {rpt}: {e}") from None
+            self.log(f"  co-simulation: interval {info['cosim']['interval_avg']:,} cycles per image, latency "
+                     f"{info['cosim']['latency_min']:,}-{info['cosim']['latency_max']:,}")
         return info
 
     def vivado_config(self) -> Path:

@@ -99,7 +99,8 @@ def write_entry(path: Path, config: Path, script: Path) -> Path:
 
 
 def hls_settings(*, hls_project: str, top: str, part: str, clock_ns: float, clock_uncertainty: str, design_files,
-                 tb_files, include_dirs, run_csim: bool, csim_argv: str = "", run_symbol: str | None = None) -> dict:
+                 tb_files, include_dirs, run_csim: bool, csim_argv: str = "", run_symbol: str | None = None,
+                 run_cosim: bool = False) -> dict:
     """Vitis HLS settings; part, clock and uncertainty come from the hls4ml YAML (hw.hls.config)."""
     inc = " ".join(f"-I{d}" for d in include_dirs)
     tb_def = f" -DSN_RUN_FN={_check_name('run symbol', run_symbol)}" if run_symbol else ""
@@ -107,7 +108,7 @@ def hls_settings(*, hls_project: str, top: str, part: str, clock_ns: float, cloc
         "hls_project": hls_project, "top": _check_name("top", top), "part": part, "clock_ns": clock_ns,
         "clock_uncertainty": clock_uncertainty, "design_files": list(design_files), "tb_files": list(tb_files),
         "cflags": f"-std=c++14 {inc}".strip(), "tb_cflags": f"-std=c++14 {inc}{tb_def}".strip(),
-        "run_csim": run_csim, "csim_argv": csim_argv, "export_format": "ip_catalog",
+        "run_csim": run_csim, "run_cosim": run_cosim, "csim_argv": csim_argv, "export_format": "ip_catalog",
         "ip_vendor": IP_VENDOR, "ip_library": IP_LIBRARY, "ip_version": IP_VERSION,
     }
 

@@ -8,7 +8,7 @@
 # Any error (a failing C simulation included) ends the tool with a non-zero exit status.
 
 foreach v {hls_project top part clock_ns clock_uncertainty design_files tb_files cflags tb_cflags
-           run_csim csim_argv export_format ip_vendor ip_library ip_version} {
+           run_csim run_cosim csim_argv export_format ip_vendor ip_library ip_version} {
     if {![info exists $v]} {
         puts stderr "ERROR: build_ip.tcl: variable '$v' is not set (source the generated config.tcl first)"
         exit 2
@@ -17,7 +17,7 @@ foreach v {hls_project top part clock_ns clock_uncertainty design_files tb_files
 
 proc sn_hls_flow {} {
     global hls_project top part clock_ns clock_uncertainty design_files tb_files cflags tb_cflags \
-        run_csim csim_argv export_format ip_vendor ip_library ip_version
+        run_csim run_cosim csim_argv export_format ip_vendor ip_library ip_version
 
     open_project -reset $hls_project
     set_top $top
@@ -44,6 +44,12 @@ proc sn_hls_flow {} {
     }
     puts "SN_BUILD: C synthesis"
     csynth_design
+    if {$run_cosim} {
+        # optional (--cosim): the synthesized RTL of the AXI top against the same testbench and vectors;
+        # its report (sim/report/<top>_cosim.rpt) gives the measured latency and interval per image
+        puts "SN_BUILD: C/RTL co-simulation"
+        cosim_design -rtl verilog -trace_level none -argv $csim_argv
+    }
     puts "SN_BUILD: export ($export_format, Verilog)"
     export_design -format $export_format -rtl verilog \
         -vendor $ip_vendor -library $ip_library -version $ip_version -ipname $top
