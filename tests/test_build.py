@@ -304,6 +304,35 @@ def test_block_design_takes_every_name_from_the_io_spec(tmp_path):
     assert ["launch_runs", "impl_1", "-to_step", "write_bitstream", "-jobs", "2"] in calls["implement.tcl"]
 
 
+REAL_HWH = REPO.parent / "shared" / "vendor-reports" / "pynq_z2_hwh"
+
+
+def test_block_design_vlnvs_and_config_properties_exist_in_real_vivado_hwh(tmp_path):
+    """Every Xilinx IP the block-design Tcl instantiates has an instance of the same VLNV in a real
+    Vivado-written PYNQ-Z2 .hwh, and every CONFIG.<name> it sets is in that instance's PARAMETER
+    list: a misspelled property fails here instead of an hour into a Vivado run."""
+    from hw.flow.reports import parse_hwh
+
+    files = sorted(REAL_HWH.glob("*.hwh"))
+    if not files:
+        pytest.skip(f"{REAL_HWH} absent (real .hwh files are read from ../shared, not kept in the project)")
+    params: dict[str, set[str]] = {}
+    for f in files:
+        for m in parse_hwh(f.read_text(encoding="utf-8-sig", errors="replace")).values():
+            params.setdefault(m["vlnv"], set()).update(k.upper() for k in m["parameters"])
+    bd = block_design_names(vivado_calls(tmp_path, SPEC_EXAMPLE)["create_project.tcl"])
+    checked = 0
+    for cell, vlnv in bd["cells"].items():
+        if vlnv.startswith("xilinx.com:hls:"):
+            continue  # this project's own IP: its ports and registers are checked against the HLS export
+        assert vlnv in params, f"{cell}: {vlnv} is in none of the real .hwh files ({', '.join(f.name for f in files)})"
+        for key in bd["props"].get(cell, {}):
+            name = key.removeprefix("CONFIG.").split(".")[0]  # CONFIG.<p>.VALUE_SRC is an attribute of <p>
+            assert name.upper() in params[vlnv], f"{cell} ({vlnv}): CONFIG.{name} is no parameter Vivado wrote"
+            checked += 1
+    assert checked >= 18  # PS7 4, DMA 13 (+2 VALUE_SRC), interconnect 2, smartconnect 2
+
+
 def test_hls_tcl_flow_order_and_top(tmp_path):
     s = tclgen.hls_settings(hls_project="squeezenet_axi_prj", top="squeezenet_axi", part="xc7z020clg400-1",
                             clock_ns=10.0, clock_uncertainty="27%", design_files=[tmp_path / "net.cpp", tmp_path / "axi_top.cpp"],
