@@ -80,19 +80,53 @@ def board_status(model: str = DEFAULT_MODEL, bitstream_dir=None) -> tuple[bool, 
     return True, "PYNQ device and bitstream found"
 
 
-def check_ip_dict(ip_dict: Mapping, spec: IOSpec, source: str) -> None:
-    """The hwh (as pynq's ip_dict) must hold the accelerator, its DMA and the batch register named
-    by the io spec; otherwise the bitstream and the spec belong to different builds."""
-    names = sorted(ip_dict)
-    if spec.ip_name not in ip_dict:
-        raise BoardError(f"{source}: no accelerator IP {spec.ip_name!r} in the hardware description "
-                         f"(it has: {', '.join(names) or 'nothing'})")
+def read_hwh(path: str | os.PathLike) -> tuple[dict, list[dict]]:
+    """(ip_dict, cores) of a .hwh read by pynq's own parser: pynqmetadata's RuntimeMetadataParser,
+    the one `pynq.Overlay` uses on the board. `cores` lists every IP instance (also those without
+    an address, e.g. an `ap_ctrl_none` HLS IP) with its VLNV and ports, for naming what is missing."""
+    try:
+        from pynqmetadata.frontends import Metadata  # noqa: PLC0415 (ships with pynq >= 3)
+        from pynqmetadata.views.runtime import RuntimeMetadataParser  # noqa: PLC0415
+    except ImportError as e:
+        raise BoardError(f"reading {path} needs pynq (>= 3, with pynqmetadata), not importable here ({e})") from None
+    try:
+        md = Metadata(input=str(path))
+        ip_dict = dict(RuntimeMetadataParser(md).ip_dict)
+    except Exception as e:  # pynqmetadata raises assorted errors on foreign or truncated files
+        raise BoardError(f"{path}: pynq cannot read this hardware description ({type(e).__name__}: {e})") from None
+    cores = [{"name": b.hierarchy_name, "type": b.vlnv.str, "ports": sorted(b.ports)} for b in md.blocks.values()]
+    return ip_dict, cores
+
+
+def _listing(ip_dict: Mapping, cores: list[dict] | None) -> str:
+    items = cores if cores is not None else [{"name": k, "type": v.get("type", "?")} for k, v in ip_dict.items()]
+    return ", ".join(f"{c['name']} ({c['type']})" for c in sorted(items, key=lambda c: c["name"])) or "nothing"
+
+
+def check_ip_dict(ip_dict: Mapping, spec: IOSpec, source: str, cores: list[dict] | None = None) -> None:
+    """The hardware description (pynq's ip_dict, and with `cores` every IP instance) must hold the
+    io spec's accelerator with its AXI4-Lite control block and batch register, and its AXI DMA;
+    otherwise the bitstream and the spec belong to different builds, and the message says which
+    part is missing and what is there instead."""
+    dmas = sorted(k for k, v in ip_dict.items() if ":axi_dma:" in str(v.get("type", "")))
     if spec.dma_name not in ip_dict:
-        raise BoardError(f"{source}: no AXI DMA {spec.dma_name!r} in the hardware description "
-                         f"(it has: {', '.join(names) or 'nothing'})")
+        found = f"its AXI DMAs: {', '.join(dmas)}" if dmas else f"it has no AXI DMA; it has: {_listing(ip_dict, cores)}"
+        raise BoardError(f"{source}: no AXI DMA {spec.dma_name!r} in the hardware description ({found})")
     dma_type = str(ip_dict[spec.dma_name].get("type", ""))
-    if "axi_dma" not in dma_type:
+    if ":axi_dma:" not in dma_type:
         raise BoardError(f"{source}: {spec.dma_name!r} is {dma_type or 'of unknown type'}, not an AXI DMA")
+    if spec.ip_name not in ip_dict:
+        hls = [c for c in cores or [] if ":hls:" in c["type"]]
+        core = next((c for c in hls if c["name"] == spec.ip_name), None)
+        if core is not None:
+            raise BoardError(f"{source}: accelerator {spec.ip_name!r} has no AXI4-Lite control interface "
+                             f"(ports: {', '.join(core['ports'])}): an ap_ctrl_none IP cannot be started or "
+                             "told the batch size")
+        other = "; ".join(f"{c['name']} ({c['type']}, " + ("AXI4-Lite registers: " + ", ".join(
+            sorted(ip_dict[c["name"]].get("registers", {}))) if c["name"] in ip_dict else
+            "no AXI4-Lite control: ap_ctrl_none") + ")" for c in hls)
+        found = f"HLS IP there: {other}" if hls else f"no HLS IP at all; it has: {_listing(ip_dict, cores)}"
+        raise BoardError(f"{source}: no accelerator IP {spec.ip_name!r} in the hardware description ({found})")
     registers = ip_dict[spec.ip_name].get("registers", {})
     for reg in (spec.batch_register, "CTRL"):  # CTRL: the ap_ctrl_hs block (AP_START) on s_axilite
         if reg not in registers:
@@ -149,11 +183,12 @@ class PynqAccelerator(StreamAccelerator):
         if not find_devices(pynq):
             raise BoardError("pynq finds no device: this is not a PYNQ board (or the FPGA manager is "
                              "unavailable); use --backend emulator")
+        ip_dict, cores = read_hwh(files["hwh"])  # before the download: a foreign .hwh fails here, named
+        check_ip_dict(ip_dict, spec, str(files["hwh"]), cores)
         try:
             self.overlay = pynq.Overlay(str(files["bit"]), download=download)
         except Exception as e:  # pynq's errors vary by version; name the file and the cause
             raise BoardError(f"cannot load overlay {files['bit']}: {type(e).__name__}: {e}") from None
-        check_ip_dict(self.overlay.ip_dict, spec, str(files["hwh"]))
         self.ip = getattr(self.overlay, spec.ip_name)
         self.dma = getattr(self.overlay, spec.dma_name)
         limit = dma_max_bytes(self.overlay.ip_dict, spec.dma_name)
