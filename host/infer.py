@@ -244,6 +244,27 @@ def evaluate(acc: StreamAccelerator, dataset: str, limit: int | None) -> dict:
             "per_class_accuracy": per_class}
 
 
+def batch_model_report(acc: StreamAccelerator, r: dict, out) -> dict | None:
+    """The modeled board throughput vs batch size (host/batch_model.py), from the planner's rate in
+    the io spec and this run's measured host packing cost."""
+    from host import batch_model
+
+    planned = acc.spec.planned or {}
+    rate = planned.get("images_per_s")
+    if not rate:
+        out("batch-size model: the io spec carries no planned images/s (an older build): not modeled")
+        return None
+    host_us = r["pack_us_per_image"] + r["unpack_us_per_image"]
+    best = batch_model.recommended_batch(rate, host_us, max_batch=acc.spec.max_batch)
+    out(f"\nboard throughput vs batch size, MODELED (not measured): {batch_model.BATCH_ONE_OVERHEAD_US} us set-up "
+        f"per DMA round trip (measured on a PYNQ-Z2), accelerator {rate:,.0f} images/s ({planned.get('source', 'planner')}), "
+        f"host pack+unpack {host_us:.1f} us/image (measured here, {acc.backend})")
+    out(batch_model.table(rate, host_us))
+    out(f"recommended batch size: {best} (smallest reaching 90 % of the large-batch rate)")
+    return {"accelerator_images_s": rate, "host_us_per_image": host_us, "overhead_us": batch_model.BATCH_ONE_OVERHEAD_US,
+            "recommended_batch": best, "modeled": True}
+
+
 # ---- command line ----------------------------------------------------------------------------
 def _known_errors() -> tuple[type[BaseException], ...]:
     """Errors that carry a message for the user (anything else is a bug and keeps its traceback)."""
@@ -335,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
                 report["benchmark"] = r
                 if not args.json:
                     print(format_throughput(r))
+                report["batch_model"] = batch_model_report(acc, r, log if args.json else print)
     except _known_errors() as e:
         log(f"error: {e}")
         return EXIT_SETUP

@@ -88,6 +88,7 @@ class IOSpec:
     dma_length_bits: int | None = None
     library: str | None = None
     c_abi: dict | None = None
+    planned: dict | None = None  # the planner's images/s etc. (host/batch_model.py)
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "io spec") -> "IOSpec":
@@ -110,6 +111,7 @@ class IOSpec:
                 in_port=d.get("in_port"), out_port=d.get("out_port"), control_bundle=d.get("control_bundle"),
                 dma_length_bits=None if d.get("dma_length_bits") is None else int(d["dma_length_bits"]),
                 library=d.get("library"), c_abi=dict(d["c_abi"]) if d.get("c_abi") is not None else None,
+                planned=dict(d["planned"]) if d.get("planned") is not None else None,
             )
         except KeyError as e:
             raise SpecError(f"{source}: missing field {e.args[0]!r}") from None

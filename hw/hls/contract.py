@@ -165,9 +165,14 @@ def project_header(project_name: str, fmt: StreamFormats, contract: StreamContra
 
 
 def write_contract_files(project_dir: Path, project_name: str, fmt: StreamFormats, model_name: str,
-                         classes: list[str], contract: StreamContract = DEFAULT_CONTRACT) -> dict:
-    """Write the generated header and io_spec.json of a converted project; returns the io spec."""
+                         classes: list[str], contract: StreamContract = DEFAULT_CONTRACT,
+                         planned: dict | None = None) -> dict:
+    """Write the generated header and io_spec.json of a converted project; returns the io spec.
+    `planned`: the planner's figures for the board's throughput model (host/batch_model.py), which
+    has no planner of its own on the board."""
     (project_dir / "firmware" / "axi_top_project.h").write_text(project_header(project_name, fmt, contract))
     spec = io_spec(fmt, model_name, classes, contract)
+    if planned is not None:
+        spec["planned"] = planned
     (project_dir / "io_spec.json").write_text(json.dumps(spec, indent=2) + "\n")
     return spec

@@ -76,9 +76,20 @@ def convert(config_path: str | os.PathLike, out_dir: str | os.PathLike | None = 
     log = io.StringIO()
     with contextlib.redirect_stdout(log):
         hls_model.write()
-    write_contract_files(out, cfg.project_name, fmt, model_path.stem, class_names(model_path, fmt.n_logits), contract)
+    write_contract_files(out, cfg.project_name, fmt, model_path.stem, class_names(model_path, fmt.n_logits), contract,
+                         planned=planned_rate(hls_model, cfg.clock_ns))
     install_wrapper(out)
     return hls_model
+
+
+def planned_rate(hls_model, clock_ns: float) -> dict:
+    """The planner's accelerator rate for this graph at this clock (calibrated model, not measured)."""
+    from hw.plan.graph import layers_from_hls
+    from hw.plan.optimize import plan
+
+    p = plan(layers_from_hls(hls_model), clock_ns=clock_ns)
+    return {"images_per_s": round(p.images_per_s, 1), "ii_cycles": p.ii_cycles, "bottleneck": p.bottleneck.name,
+            "clock_ns": clock_ns, "source": "hw.plan, calibrated against C-synthesis reports; a model, not a measurement"}
 
 
 def _model_metadata(model_path: Path) -> dict:
