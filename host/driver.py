@@ -98,6 +98,24 @@ def read_hwh(path: str | os.PathLike) -> tuple[dict, list[dict]]:
     return ip_dict, cores
 
 
+def check_pynq_clocks(pynq, hwh) -> None:
+    """pynq 4.0.0's Overlay.download() programs each enabled FCLK from clock_dict["frequency"], which
+    pynqmetadata 0.2.0 leaves None for a Zynq-7000 PS (processing_system7): the download then dies
+    with a TypeError deep in pynq.ps. pynq 3.x (the PYNQ-Z2 images) uses the divisors and works.
+    Refuse before the download, by name."""
+    if int(str(getattr(pynq, "__version__", "3")).split(".")[0]) < 4:
+        return
+    from pynqmetadata.frontends import Metadata  # noqa: PLC0415
+    from pynqmetadata.views.runtime import RuntimeMetadataParser  # noqa: PLC0415
+
+    clocks = RuntimeMetadataParser(Metadata(input=str(hwh))).clock_dict
+    bad = [i for i, c in clocks.items() if c.get("enable") and c.get("frequency") is None]
+    if bad:
+        raise BoardError(f"pynq {pynq.__version__} cannot load this Zynq-7000 overlay: FCLK{bad[0]} has no "
+                         "'frequency' in its clock_dict (pynq 4 sets PL clocks by frequency, which pynqmetadata "
+                         f"does not parse for processing_system7; {hwh}); install pynq 3.x: pip install 'pynq<4'")
+
+
 def _listing(ip_dict: Mapping, cores: list[dict] | None) -> str:
     items = cores if cores is not None else [{"name": k, "type": v.get("type", "?")} for k, v in ip_dict.items()]
     return ", ".join(f"{c['name']} ({c['type']})" for c in sorted(items, key=lambda c: c["name"])) or "nothing"
@@ -185,6 +203,7 @@ class PynqAccelerator(StreamAccelerator):
                              "unavailable); use --backend emulator")
         ip_dict, cores = read_hwh(files["hwh"])  # before the download: a foreign .hwh fails here, named
         check_ip_dict(ip_dict, spec, str(files["hwh"]), cores)
+        check_pynq_clocks(pynq, files["hwh"])
         try:
             self.overlay = pynq.Overlay(str(files["bit"]), download=download)
         except Exception as e:  # pynq's errors vary by version; name the file and the cause

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -661,3 +662,31 @@ def test_changed_inputs_rerun_every_step_even_with_from_step(tmp_path):
     (out / "build_config.json").write_text(json.dumps(saved))
     b2 = Build(BuildConfig(model="squeezenet_fmnist", out=str(out), dry_run=True, from_step="csim"), log=lambda s: None)
     assert b2.steps_to_run()[0] == "hls_project"
+
+
+def test_emulated_board_hwh_says_what_the_block_design_tcl_sets(tmp_path):
+    """The .hwh the project generates for the emulated board (host.emulated_hwh) carries the same
+    VLNVs and the same CONFIG values as the block-design Tcl, and passes the flow's own check of a
+    built .hwh against the io spec: the emulation cannot drift from the design it stands for."""
+    from host.emulated_hwh import build_hwh
+    from host.stream import IOSpec
+    from hw.flow.reports import parse_hwh
+
+    spec = IOSpec.from_dict(SPEC_EXAMPLE)
+    mods = parse_hwh(ET.tostring(build_hwh(spec).getroot(), encoding="unicode"))
+    assert reports.check_hwh_against_spec(mods, SPEC_EXAMPLE) == []
+    bd = block_design_names(vivado_calls(tmp_path, SPEC_EXAMPLE)["create_project.tcl"])
+    compared = 0
+    for cell, vlnv in bd["cells"].items():
+        if cell not in mods:
+            continue  # interconnect, SmartConnect, reset: left out of the emulated .hwh on purpose
+        assert mods[cell]["vlnv"] == vlnv
+        params = {k.upper(): v for k, v in mods[cell]["parameters"].items()}
+        for key, value in bd["props"].get(cell, {}).items():
+            if key.endswith(".VALUE_SRC"):
+                continue
+            name = key.removeprefix("CONFIG.").upper()
+            assert name in params, f"{cell}: CONFIG.{name} missing from the generated .hwh"
+            assert str(value).strip("{}") == params[name], f"{cell}: {name} {params[name]} != Tcl {value}"
+            compared += 1
+    assert compared >= 14 and {"axi_dma_0", "processing_system7_0", SPEC_EXAMPLE["ip_name"]} <= set(mods)

@@ -23,7 +23,7 @@ import numpy as np
 
 from hw.quant import quantizer_width
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"  # hw/models, where the committed models live
 SEED = 20161124  # SqueezeNet's arXiv v1 date, fixed for reproducibility
 
 
