@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from hw.hls.config import HlsError, write_reuse
+from hw.hls.config import HlsError, write_layer_settings
 from hw.plan.cost import DEFAULT_FIFO, FIFO_MODES, Plan
 from hw.plan.graph import from_config
 from hw.plan.optimize import optimize, plan
@@ -29,6 +29,33 @@ def check_design(config_path, model_path=None, overrides: dict | None = None) ->
     return p, p.overruns()
 
 
+def with_da_costs(layers, config_path, model_path=None, clock_ns=None):
+    """The same layers, each weighted one carrying da4ml's cost of its distributed_arithmetic kernel
+    (from a conversion with Strategy distributed_arithmetic on every layer; nothing written), so
+    that the optimizer can weigh DA against the Resource strategy layer by layer."""
+    import tempfile
+
+    from hw.hls.config import read_yaml
+
+    raw = json.loads(json.dumps(read_yaml(config_path)))
+    base = Path(config_path).resolve().parent
+    for key in ("KerasModel", "OutputDir"):
+        if key in raw and not Path(str(raw[key])).is_absolute():
+            raw[key] = str((base / str(raw[key])).resolve())
+    raw["HLSConfig"]["Model"]["Strategy"] = "distributed_arithmetic"
+    raw["HLSConfig"]["LayerName"] = {}
+    with tempfile.TemporaryDirectory(prefix="plan_da_") as tmp:
+        import yaml
+
+        p = Path(tmp) / "da.yml"
+        p.write_text(yaml.safe_dump(raw))
+        da_layers, _ = from_config(p, model_path, {"ClockPeriod": clock_ns})
+    cost = {l.name: l.da_cost for l in da_layers if l.has_weights}
+    from dataclasses import replace
+
+    return [replace(l, da_cost=cost.get(l.name, 0.0)) if l.has_weights else l for l in layers]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hw.plan", description=__doc__.split("\n")[0])
     ap.add_argument("--model", help="Keras/HGQ2 model file (default: the config's KerasModel)")
@@ -39,6 +66,11 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="write the chosen ReuseFactors into --config")
     ap.add_argument("--clock-ns", type=float, help="override the config's ClockPeriod")
     ap.add_argument("--bram-fraction", type=float, default=0.8, help="share of the chip's BRAM18 allowed (0.8)")
+    ap.add_argument("--cap", type=float, default=1.0,
+                    help="share of the chip's DSP and LUT allowed (1.0; the co-design target is 0.8)")
+    ap.add_argument("--da", action="store_true",
+                    help="also offer hls4ml's distributed_arithmetic (da4ml) per layer: converts once with it "
+                         "on every weighted layer to learn da4ml's cost of each (minutes)")
     ap.add_argument("--mult", default="auto", choices=("auto", "fabric", "pack"), help="multiplier mapping rule")
     ap.add_argument("--fifo", default=DEFAULT_FIFO, choices=FIFO_MODES,
                     help="stream FIFO depths: hls4ml's default full feature map, or optimised minimum")
@@ -47,12 +79,14 @@ def main(argv=None) -> int:
     try:
         if a.write and not a.optimize:
             raise BudgetError("--write needs --optimize")
-        if not 0 < a.bram_fraction <= 1:
-            raise BudgetError("--bram-fraction must be in (0, 1]")
+        if not 0 < a.bram_fraction <= 1 or not 0 < a.cap <= 1:
+            raise BudgetError("--bram-fraction and --cap must be in (0, 1]")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         layers, cfg = from_config(a.config, a.model, {"ClockPeriod": a.clock_ns})
-        budget = Budget(bram18=int(a.bram_fraction * cfg.chip.bram18), dsp=cfg.chip.dsp, lut=cfg.chip.lut,
-                        lutram=cfg.chip.lutram)
+        if a.da:
+            layers = with_da_costs(layers, a.config, a.model, a.clock_ns)
+        budget = Budget(bram18=int(a.bram_fraction * cfg.chip.bram18), dsp=int(a.cap * cfg.chip.dsp),
+                        lut=int(a.cap * cfg.chip.lut), lutram=int(a.cap * cfg.chip.lutram))
         kw = dict(budget=budget, mult=MultRule(a.mult), clock_ns=cfg.clock_ns, fifo=a.fifo)
         if a.optimize:
             p = optimize(layers, **kw)
@@ -60,7 +94,7 @@ def main(argv=None) -> int:
             p = plan(layers, **kw)
         if a.write:
             try:
-                write_reuse(a.config, p.reuse)
+                write_layer_settings(a.config, p.layer_settings())
             except HlsError as e:
                 raise BudgetError(str(e)) from None
         if a.json:
@@ -70,7 +104,7 @@ def main(argv=None) -> int:
             for line in p.overruns():
                 print("OVER BUDGET:", line)
             if a.write:
-                print(f"\nwrote ReuseFactors of {len(p.reuse)} layers into {a.config}")
+                print(f"\nwrote ReuseFactor and Strategy of {len(p.reuse)} layers into {a.config}")
         return 0 if p.fits else 2
     except BudgetError as e:
         print(f"error: {e}", file=sys.stderr)

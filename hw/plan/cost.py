@@ -32,12 +32,13 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from hw.chip import XC7Z020, Chip
-from hw.plan.graph import Layer
+from hw.plan.graph import DA, Layer
 from hw.plan.resources import (BRAM18_BITS, STORAGE, Budget, BudgetError, CycleModel, MultRule, fifo_cost,
                                 memory_bram18)
 
 FIFO_MODES = ("full", "min")
 DEFAULT_FIFO = "min"  # the depths hw.hls.fifo sets in the project
+DA_DEPTH = 8  # pipeline depth assumed for a da4ml adder graph (modelled, not from a report)
 
 
 def _pixels(shape) -> int:
@@ -81,6 +82,8 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
         L.lut = 30 + (int(L.out_shape[2]) * L.out_bits // 4 if L.kind in ("pool", "add", "relu") else 0)
         return L
     n = L.n_in * L.n_out
+    if L.strategy == DA:
+        return _cost_da(L, n, in_px, out_px)
     L.mults = n // rf
     L.weight_bits = n * L.w_bits + L.n_out * L.b_bits
     share = mult.dsp_share(L.a_bits, L.w_bits, rf, L.n_in)
@@ -115,6 +118,24 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
     return L
 
 
+def _cost_da(L, n: int, in_px: int, out_px: int):
+    """hls4ml's distributed_arithmetic strategy: da4ml compiles the constant weights into a
+    multiplier-free adder graph (no DSP, no weight memory: the weights are the wiring), fully
+    parallel, one pixel per cycle through the io_stream line buffer. LUTs = da4ml's own cost of the
+    graph (its `cost`, LUT-equivalent adder bits) + the control and the accumulator-free output
+    registers; uncalibrated: no C-synthesis report of a DA layer is among the vendor reports."""
+    L.rf, L.mults, L.dsp, L.weight_bram18, L.weight_lut_rom = 1, 0, 0.0, 0, 0
+    L.weight_bits = n * L.w_bits + L.n_out * L.b_bits
+    L.lut = math.ceil(L.da_cost) + L.n_out * L.out_bits + 200
+    if L.kind == "conv":
+        L.lutram += (L.kernel - 1) * int(L.in_shape[2]) * L.a_bits * math.ceil(int(L.in_shape[1]) / 32)
+        L.fill_cycles = (L.kernel - 1) * int(L.in_shape[1]) + L.kernel - 1 + DA_DEPTH
+    else:
+        L.fill_cycles = DA_DEPTH
+    L.ii_cycles = in_px + DA_DEPTH
+    return L
+
+
 # ------------------------------------------------------------------------------------------------
 # Plan
 # ------------------------------------------------------------------------------------------------
@@ -145,6 +166,11 @@ class Plan:
     @property
     def lutram(self) -> int:
         return self._sum("lutram")
+
+    def layer_settings(self) -> dict[str, dict]:
+        """HLSConfig.LayerName settings of this plan: each weighted layer's ReuseFactor and Strategy."""
+        return {l.name: {"ReuseFactor": int(l.rf),
+                         "Strategy": DA if l.strategy == DA else "Resource"} for l in self.layers if l.has_weights}
 
     @property
     def weight_bits(self) -> int:
@@ -219,7 +245,7 @@ class Plan:
                 "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for l in self.layers:
             shape = "x".join(str(int(s)) for s in l.out_shape)
-            rows.append(f"| {l.name} | {l.kind} | {shape} | {l.rf if l.has_weights else ''} | {l.weight_bits:,} | "
+            rows.append(f"| {l.name} | {l.kind} | {shape} | {('DA' if l.strategy == DA else l.rf) if l.has_weights else ''} | {l.weight_bits:,} | "
                         f"{l.mults} | {math.ceil(l.dsp)} | {l.lut:,} | {l.bram18} ({l.weight_bram18}+{l.fifo_bram18}) | "
                         f"{l.lutram:,} | {l.ii_cycles:,} |")
         c, b = self.chip, self.budget

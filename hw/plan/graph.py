@@ -22,6 +22,9 @@ PLAIN = {"ZeroPadding2D": "pad", "Pooling2D": "pool", "GlobalPooling2D": "gap", 
 SKIPPED = {"Input"}  # the top-level input port: the AXI wrapper's stream, costed as part of the wrapper
 
 
+DA = "distributed_arithmetic"  # hls4ml's strategy name for da4ml's multiplier-free kernels
+
+
 @dataclass
 class Layer:
     """One hls4ml layer of the dataflow: static shape info plus what the plan chose for it."""
@@ -42,6 +45,7 @@ class Layer:
     strategy: str = ""  # hls4ml's strategy attribute of a weighted layer
     backend: str = "Vitis"  # hls4ml backend = HLS tool (Vitis HLS or Vivado HLS): how FIFOs are stored
     in_pack: int = 0  # elements per input stream beat (io_stream Dense: beats = n_in / in_pack)
+    da_cost: float = 0.0  # distributed_arithmetic: da4ml's cost of the constant-matrix adder graph
     rf: int = 1
     weight_bits: int = 0
     mults: int = 0
@@ -91,9 +95,9 @@ def layers_from_hls(hls_model) -> list[Layer]:
                       out_bits=_width(ov), n_outputs=len(outs), stream_depths=depths, backend=backend)
         if cls in WEIGHTED:
             strategy = str(hl.get_attr("strategy") or "").lower()
-            if strategy != "resource":
+            if strategy not in ("resource", DA):
                 raise BudgetError(f"{hl.name}: Strategy {hl.get_attr('strategy')!r} is not modelled by the planner "
-                                  "(only Resource); set Strategy: Resource or leave the layer out of the plan")
+                                  "(only Resource and distributed_arithmetic); set one of them for this layer")
             pf = int((hls_model.config.get_layer_config(hl) or {}).get("ParallelizationFactor", 1))
             if pf != 1:
                 raise BudgetError(f"{hl.name}: ParallelizationFactor {pf} is not modelled by the planner (only 1)")
@@ -113,7 +117,8 @@ def layers_from_hls(hls_model) -> list[Layer]:
             bias = hl.weights.get("bias")
             out.append(Layer(kind=WEIGHTED[cls], kernel=k, n_in=n_in, n_out=n_out, w_bits=_width(hl.weights["weight"]),
                              b_bits=_width(bias) if bias is not None else 0, rf=int(hl.get_attr("reuse_factor")),
-                             strategy=strategy, in_pack=in_pack, **common))
+                             strategy=strategy, in_pack=in_pack,
+                             da_cost=float(hl.attributes.get("da_kernel_cost", 0) or 0), **common))
         elif cls == "Activation":
             act = str(hl.get_attr("activation")).lower()
             if act != "relu":

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from hw.chip import DEFAULT_CLOCK_NS, XC7Z020
 from hw.hls.config import closest_reuse_factor, valid_reuse_factors
+from dataclasses import replace
+
 from hw.plan.cost import DEFAULT_FIFO, Plan, cost_layer
+from hw.plan.graph import DA
 from hw.plan.graph import from_keras
 from hw.plan.resources import Budget, BudgetError, CycleModel, MultRule
 
@@ -55,9 +58,16 @@ def plan(model, reuse: dict | None = None, *, budget: Budget | None = None, mult
 # Folding optimizer
 # ------------------------------------------------------------------------------------------------
 def _choices(layer, mult, cycles, fifo):
-    """(ii, costed layer) for each valid RF, smallest II first."""
-    return [(c.ii_cycles, c) for c in (cost_layer(layer, rf, mult, cycles, fifo)
-                                       for rf in valid_reuse_factors(layer.n_in, layer.n_out))]
+    """(ii, costed layer) for each implementation of the layer: hls4ml's Resource strategy at every
+    valid RF (DSP or LUT products by the MultRule; RF 1 at <= 8 bits is LUT shift-adds), and, where
+    the layer was converted with distributed_arithmetic (so da4ml's cost is known), that too."""
+    res = replace(layer, strategy="resource")
+    out = [(c.ii_cycles, c) for c in (cost_layer(res, rf, mult, cycles, fifo)
+                                      for rf in valid_reuse_factors(layer.n_in, layer.n_out))]
+    if layer.da_cost > 0:
+        c = cost_layer(replace(layer, strategy=DA), 1, mult, cycles, fifo)
+        out.append((c.ii_cycles, c))
+    return out
 
 
 def _pick(choices, target, budget: Budget):

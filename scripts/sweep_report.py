@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""The microarchitecture sweep's front: fixed-point accuracy vs planned images/s vs on-chip memory.
+
+Each trained net of hw.model.sweep (hw/models/sweep/<name>.json: the HGQ2 model's fixed-point
+accuracy on all 10,000 test images, bit-exact with the C simulation by the project's contract) is
+converted with hls4ml using the deployed YAML's settings and planned by the calibrated planner's
+folding optimizer with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The deployed
+model (full schedule) is planned the same way and marked. Writes a table (stdout, and --markdown)
+and a Pareto plot (PNG).
+
+    python scripts/sweep_report.py [--plot docs/sweep_pareto.png] [--markdown docs/SWEEP.md]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOYED_YAML = REPO / "hls_config" / "squeezenet_fmnist.yml"
+DEPLOYED_MODEL = REPO / "hw" / "models" / "squeezenet_fmnist.keras"
+
+
+def budget80():
+    from hw.chip import XC7Z020
+    from hw.plan import Budget
+
+    return Budget(bram18=int(0.8 * XC7Z020.bram18), dsp=int(0.8 * XC7Z020.dsp), lut=int(0.8 * XC7Z020.lut),
+                  lutram=int(0.8 * XC7Z020.lutram))
+
+
+def plan_model(model_path: Path, tmp: Path) -> dict:
+    """Optimizer plan of a model under the deployed YAML's settings (its per-layer RFs dropped)."""
+    from hw.hls.config import read_yaml
+    from hw.plan import BudgetError, from_config
+    from hw.plan.optimize import optimize
+
+    raw = json.loads(json.dumps(read_yaml(DEPLOYED_YAML)))  # plain dict
+    raw["KerasModel"] = str(model_path.resolve())
+    raw["OutputDir"] = str(tmp / model_path.stem)
+    raw["HLSConfig"]["LayerName"] = {}
+    cfg_path = tmp / f"{model_path.stem}.yml"
+    import yaml
+
+    cfg_path.write_text(yaml.safe_dump(raw))
+    layers, cfg = from_config(cfg_path)
+    try:
+        p = optimize(layers, budget=budget80(), clock_ns=cfg.clock_ns)
+    except BudgetError as e:
+        return {"fits": False, "why": str(e).splitlines()[0]}
+    return {"fits": True, "images_per_s": round(p.images_per_s, 1), "ii_cycles": p.ii_cycles,
+            "bottleneck": p.bottleneck.name, "bram18": p.bram18, "dsp": round(p.dsp), "lut": p.lut,
+            "weight_bits": p.weight_bits, "limit": limiting(p)}
+
+
+def limiting(p) -> str:
+    """Which capped resource is closest to its cap at the optimum (what stops a smaller II)."""
+    b = p.budget
+    shares = {"BRAM18": p.bram18 / b.bram18, "DSP": p.dsp / b.dsp, "LUT": p.lut / b.lut}
+    k = max(shares, key=shares.get)
+    return f"{k} {shares[k]:.0%} of cap"
+
+
+def collect(tmp: Path) -> list[dict]:
+    from hw.model.sweep import GRID, SWEEP_DIR
+
+    rows = []
+    for point in GRID:
+        meta_path = SWEEP_DIR / f"{point.name}.json"
+        if not meta_path.exists():
+            continue
+        meta = json.loads(meta_path.read_text())
+        row = {"name": point.name, "squeeze_ratio": point.squeeze_ratio, "pct3x3": point.pct3x3,
+               "width": point.width, "weight_bits": point.weight_bits, "params": meta["parameters"],
+               "macs": meta["macs_per_image"], "accuracy": meta["fixed_point_test_accuracy"],
+               "float_accuracy": meta["float_test_accuracy"], "schedule": f"{meta['float_epochs']}+{meta['qat_epochs']}",
+               "test_images": meta["test_images"]}
+        row.update(plan_model(SWEEP_DIR / f"{point.name}.keras", tmp))
+        rows.append(row)
+    meta = json.loads(DEPLOYED_MODEL.with_suffix(".json").read_text())
+    dep = {"name": "deployed (squeezenet_fmnist)", "squeeze_ratio": 0.25, "pct3x3": 0.5, "width": 1.0,
+           "weight_bits": 8, "params": meta["parameters"], "macs": meta["macs_per_image"],
+           "accuracy": meta["fixed_point_test_accuracy"], "float_accuracy": meta["float_test_accuracy"],
+           "schedule": f"{meta['float_epochs']}+{meta['qat_epochs']}", "test_images": meta["test_images"]}
+    dep.update(plan_model(DEPLOYED_MODEL, tmp))
+    rows.append(dep)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    out = ["| net | SR | pct3x3 | width | w bits | params | MACs | epochs | fixed-point acc | images/s (80 % cap) "
+           "| BRAM18 | DSP | LUT | weight bits | bottleneck | limit |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|"]
+    for r in rows:
+        plan = (f"{r['images_per_s']:,.0f} | {r['bram18']} | {r['dsp']} | {r['lut']:,} | {r['weight_bits']:,} | "
+                f"{r['bottleneck']} | {r['limit']}") if r.get("fits") else f"does not fit | | | | | | {r.get('why', '')}"
+        out.append(f"| {r['name']} | {r['squeeze_ratio']} | {r['pct3x3']} | {r['width']} | {r['weight_bits']} | "
+                   f"{r['params']:,} | {r['macs']:,} | {r['schedule']} | {100 * r['accuracy']:.2f} % | {plan} |")
+    return "\n".join(out)
+
+
+def pareto(rows: list[dict]) -> list[dict]:
+    """Rows no other row beats in both accuracy and images/s (sweep rows only: one schedule)."""
+    pts = [r for r in rows if r.get("fits") and not r["name"].startswith("deployed")]
+    return [r for r in pts if not any(o["accuracy"] >= r["accuracy"] and o["images_per_s"] >= r["images_per_s"]
+                                      and o is not r and (o["accuracy"], o["images_per_s"]) != (r["accuracy"], r["images_per_s"])
+                                      for o in pts)]
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fits = [r for r in rows if r.get("fits")]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    sweep = [r for r in fits if not r["name"].startswith("deployed")]
+    sc = ax.scatter([r["images_per_s"] for r in sweep], [100 * r["accuracy"] for r in sweep],
+                    s=[30 + r["weight_bits"] / 2000 for r in sweep], c=[r["bram18"] for r in sweep], cmap="viridis",
+                    edgecolors="k", label="sweep (3+1 epochs)")
+    for r in sweep:
+        ax.annotate(r["name"], (r["images_per_s"], 100 * r["accuracy"]), fontsize=6, xytext=(4, 2),
+                    textcoords="offset points")
+    front = sorted(pareto(rows), key=lambda r: r["images_per_s"])
+    ax.plot([r["images_per_s"] for r in front], [100 * r["accuracy"] for r in front], "k--", lw=0.8, label="Pareto front")
+    for r in fits:
+        if r["name"].startswith("deployed"):
+            ax.scatter([r["images_per_s"]], [100 * r["accuracy"]], marker="*", s=250, c="red",
+                       label=f"deployed ({r['schedule']} epochs)")
+    ax.axvline(10000, color="grey", lw=0.6, ls=":")
+    ax.axhline(93.5, color="grey", lw=0.6, ls=":")
+    fig.colorbar(sc, ax=ax, label="BRAM18 used (marker size: weight bits)")
+    ax.set_xlabel("images/s at 100 MHz (calibrated planner, every resource <= 80 %)")
+    ax.set_ylabel("fixed-point test accuracy, 10,000 images (%)")
+    ax.set_title("SqueezeNet microarchitecture sweep on the XC7Z020 (Fashion-MNIST)")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--plot", default=str(REPO / "docs" / "sweep_pareto.png"))
+    ap.add_argument("--markdown", help="also write the table to this file")
+    ap.add_argument("--json", default=str(REPO / "hw" / "models" / "sweep" / "summary.json"))
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sweep_") as tmp:
+        rows = collect(Path(tmp))
+    table = markdown(rows)
+    print(table)
+    print("Pareto front (sweep rows): " + ", ".join(r["name"] for r in pareto(rows)))
+    Path(args.json).write_text(json.dumps(rows, indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n")
+    plot(rows, Path(args.plot))
+    print(f"wrote {args.plot} and {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
