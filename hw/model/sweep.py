@@ -67,9 +67,9 @@ GRID = (
     SweepPoint(0.25, 0.25),
     SweepPoint(0.25, 0.125),
     SweepPoint(0.25, 0.75),
+    SweepPoint(0.25, 0.5, width=0.5),
     SweepPoint(0.125, 0.5),
     SweepPoint(0.5, 0.5),
-    SweepPoint(0.25, 0.5, width=0.5),
     SweepPoint(0.25, 0.25, width=1.5),
 )
 

@@ -29,10 +29,13 @@ def check_design(config_path, model_path=None, overrides: dict | None = None) ->
     return p, p.overruns()
 
 
-def with_da_costs(layers, config_path, model_path=None, clock_ns=None):
-    """The same layers, each weighted one carrying da4ml's cost of its distributed_arithmetic kernel
-    (from a conversion with Strategy distributed_arithmetic on every layer; nothing written), so
-    that the optimizer can weigh DA against the Resource strategy layer by layer."""
+DA_MAX_PRODUCTS = 2304  # the 1x1 layers and conv1 of the Fire nets; da4ml's solve of the 3x3 ones takes minutes each
+
+
+def with_da_costs(layers, config_path, model_path=None, clock_ns=None, max_products: int = DA_MAX_PRODUCTS):
+    """The same layers, each weighted one of at most `max_products` weights carrying da4ml's cost of
+    its distributed_arithmetic kernel (from one conversion with that strategy on those layers;
+    nothing written), so that the optimizer can weigh DA against the Resource strategy per layer."""
     import tempfile
 
     from hw.hls.config import read_yaml
@@ -42,8 +45,8 @@ def with_da_costs(layers, config_path, model_path=None, clock_ns=None):
     for key in ("KerasModel", "OutputDir"):
         if key in raw and not Path(str(raw[key])).is_absolute():
             raw[key] = str((base / str(raw[key])).resolve())
-    raw["HLSConfig"]["Model"]["Strategy"] = "distributed_arithmetic"
-    raw["HLSConfig"]["LayerName"] = {}
+    small = [l.name for l in layers if l.has_weights and l.n_in * l.n_out <= max_products]
+    raw["HLSConfig"]["LayerName"] = {n: {"Strategy": "distributed_arithmetic", "ReuseFactor": 1} for n in small}
     with tempfile.TemporaryDirectory(prefix="plan_da_") as tmp:
         import yaml
 
