@@ -4,7 +4,8 @@
 Each trained net of hw.model.sweep (hw/models/sweep/<name>.json: the HGQ2 model's fixed-point
 accuracy on all 10,000 test images, bit-exact with the C simulation by the project's contract) is
 converted with hls4ml using the deployed YAML's settings and planned by the calibrated planner's
-folding optimizer with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The deployed
+folding optimizer, choosing per layer between the Resource strategy (every valid RF) and, for the
+small layers, hls4ml's distributed_arithmetic (da4ml's cost), with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The deployed
 model (full schedule) is planned the same way and marked. Writes a table (stdout, and --markdown)
 and a Pareto plot (PNG).
 
@@ -31,7 +32,7 @@ def budget80():
                   lutram=int(0.8 * XC7Z020.lutram))
 
 
-def plan_model(model_path: Path, tmp: Path) -> dict:
+def plan_model(model_path: Path, tmp: Path, da: bool = True) -> dict:
     """Optimizer plan of a model under the deployed YAML's settings (its per-layer RFs dropped)."""
     from hw.hls.config import read_yaml
     from hw.plan import BudgetError, from_config
@@ -46,13 +47,18 @@ def plan_model(model_path: Path, tmp: Path) -> dict:
 
     cfg_path.write_text(yaml.safe_dump(raw))
     layers, cfg = from_config(cfg_path)
+    if da:
+        from hw.plan.cli import with_da_costs
+
+        layers = with_da_costs(layers, cfg_path)
     try:
         p = optimize(layers, budget=budget80(), clock_ns=cfg.clock_ns)
     except BudgetError as e:
         return {"fits": False, "why": str(e).splitlines()[0]}
     return {"fits": True, "images_per_s": round(p.images_per_s, 1), "ii_cycles": p.ii_cycles,
             "bottleneck": p.bottleneck.name, "bram18": p.bram18, "dsp": round(p.dsp), "lut": p.lut,
-            "weight_bits": p.weight_bits, "limit": limiting(p)}
+            "weight_bits": p.weight_bits, "limit": limiting(p),
+            "da_layers": [l.name for l in p.layers if l.strategy == "distributed_arithmetic"]}
 
 
 def limiting(p) -> str:
@@ -73,7 +79,7 @@ def collect(tmp: Path) -> list[dict]:
             continue
         meta = json.loads(meta_path.read_text())
         row = {"name": point.name, "squeeze_ratio": point.squeeze_ratio, "pct3x3": point.pct3x3,
-               "width": point.width, "weight_bits": point.weight_bits, "params": meta["parameters"],
+               "width": point.width, "w_bits": point.weight_bits, "params": meta["parameters"],
                "macs": meta["macs_per_image"], "accuracy": meta["fixed_point_test_accuracy"],
                "float_accuracy": meta["float_test_accuracy"], "schedule": f"{meta['float_epochs']}+{meta['qat_epochs']}",
                "test_images": meta["test_images"]}
@@ -81,7 +87,7 @@ def collect(tmp: Path) -> list[dict]:
         rows.append(row)
     meta = json.loads(DEPLOYED_MODEL.with_suffix(".json").read_text())
     dep = {"name": "deployed (squeezenet_fmnist)", "squeeze_ratio": 0.25, "pct3x3": 0.5, "width": 1.0,
-           "weight_bits": 8, "params": meta["parameters"], "macs": meta["macs_per_image"],
+           "w_bits": 8, "params": meta["parameters"], "macs": meta["macs_per_image"],
            "accuracy": meta["fixed_point_test_accuracy"], "float_accuracy": meta["float_test_accuracy"],
            "schedule": f"{meta['float_epochs']}+{meta['qat_epochs']}", "test_images": meta["test_images"]}
     dep.update(plan_model(DEPLOYED_MODEL, tmp))
@@ -91,12 +97,12 @@ def collect(tmp: Path) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     out = ["| net | SR | pct3x3 | width | w bits | params | MACs | epochs | fixed-point acc | images/s (80 % cap) "
-           "| BRAM18 | DSP | LUT | weight bits | bottleneck | limit |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|"]
+           "| BRAM18 | DSP | LUT | weight bits | bottleneck | limit | DA layers |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|---|"]
     for r in rows:
         plan = (f"{r['images_per_s']:,.0f} | {r['bram18']} | {r['dsp']} | {r['lut']:,} | {r['weight_bits']:,} | "
-                f"{r['bottleneck']} | {r['limit']}") if r.get("fits") else f"does not fit | | | | | | {r.get('why', '')}"
-        out.append(f"| {r['name']} | {r['squeeze_ratio']} | {r['pct3x3']} | {r['width']} | {r['weight_bits']} | "
+                f"{r['bottleneck']} | {r['limit']} | {', '.join(r['da_layers']) or '-'}") if r.get("fits") else f"does not fit | | | | | | {r.get('why', '')}"
+        out.append(f"| {r['name']} | {r['squeeze_ratio']} | {r['pct3x3']} | {r['width']} | {r['w_bits']} | "
                    f"{r['params']:,} | {r['macs']:,} | {r['schedule']} | {100 * r['accuracy']:.2f} % | {plan} |")
     return "\n".join(out)
 

@@ -116,8 +116,8 @@ def test_weights_are_constants_of_the_design(project):
 
 def test_stream_fifos_are_shallow(project):
     """Inter-layer FIFOs get hw.hls.fifo's depths (which the planner reads back from the graph), not
-    hls4ml's whole-feature-map default: the two inputs of each Fire concat absorb the branch skew,
-    every other stream is 2 deep."""
+    hls4ml's whole-feature-map default: the early (expand1x1) input of each Fire concat absorbs the
+    branch skew; the late expand3x3 input and every other stream are 2 deep."""
     import re
 
     from hw.hls.fifo import join_fifo_depth
@@ -126,7 +126,12 @@ def test_stream_fifos_are_shallow(project):
     depths = [int(d) for d in re.findall(r"#pragma HLS STREAM variable=\w+ depth=(\d+)", cpp)]
     assert len(depths) > 40
     joins = sorted(d for d in depths if d > 2)
-    assert joins == sorted([join_fifo_depth(14, 196)] * 4 + [join_fifo_depth(7, 49)] * 4)  # fire2-3, fire4-5
+    assert joins == sorted([join_fifo_depth(14, 196)] * 2 + [join_fifo_depth(7, 49)] * 2)  # fire2-3, fire4-5
+    for fire in ("fire2", "fire3", "fire4", "fire5"):  # the skew buffer sits on the 1x1 side
+        for side, want in (("expand1x1", join_fifo_depth(*((14, 196) if fire in ("fire2", "fire3") else (7, 49)))),
+                           ("expand3x3", 2)):
+            var = re.search(rf"hls::stream<{fire}_{side}_relu_t> (\w+)\(", cpp).group(1)
+            assert int(re.search(rf"STREAM variable={var} depth=(\d+)", cpp).group(1)) == want, (fire, side)
 
 
 def test_csim_bit_exact_with_keras(default_run, capsys):
