@@ -14,11 +14,46 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def compare_designs(configs: list[str], clock_ns: float) -> None:
+    """One table: each design as its YAML configures it (per-layer RF and Strategy) and the same
+    network at the smallest uniform ReuseFactor that fits, all under an 80 % cap on BRAM18, DSP and
+    LUT; throughput ratios against the first design as configured."""
+    from pathlib import Path
+
+    from hw import plan as B
+    from hw.chip import XC7Z020
+
+    cap = B.Budget(bram18=int(0.8 * XC7Z020.bram18), dsp=int(0.8 * XC7Z020.dsp), lut=int(0.8 * XC7Z020.lut),
+                   lutram=int(0.8 * XC7Z020.lutram))
+    rows = []
+    for c in configs:
+        layers, cfg = B.from_config(c)
+        configured = B.plan(layers, budget=cap, clock_ns=cfg.clock_ns)
+        try:
+            uni = B.uniform_baseline(layers, budget=cap, clock_ns=cfg.clock_ns)
+        except B.BudgetError:
+            uni = None
+        rows.append((Path(c).stem, cfg.model_path.stem, configured, uni))
+    ref = rows[0][2].images_per_s
+    print("\n## Designs side by side (calibrated planner, BRAM18/DSP/LUT each <= 80 %)\n")
+    print("| design | model | as configured: images/s | vs first | BRAM18 | DSP | LUT | fits | DA layers "
+          "| uniform RF | images/s | vs first |")
+    print("|---|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|")
+    for name, model, p, u in rows:
+        da = sum(1 for l in p.layers if l.strategy == "distributed_arithmetic")
+        uni = (f"{u.uniform_rf} | {u.images_per_s:,.0f} | {u.images_per_s / ref:.2f}x" if u else "none fits | | ")
+        print(f"| {name} | {model} | {p.images_per_s:,.0f} | {p.images_per_s / ref:.2f}x | {p.bram18} | {p.dsp:.0f} | "
+              f"{p.lut:,} | {'yes' if p.fits else 'NO'} | {da} | {uni} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="hls_config/squeezenet_fmnist.yml", help="hls4ml YAML of the design")
     ap.add_argument("--clock-ns", type=float, help="override the YAML's ClockPeriod")
     ap.add_argument("--skip-imagenet", action="store_true")
+    ap.add_argument("--compare", nargs="+", metavar="YAML",
+                    help="designs side by side (the first is the reference): as configured, and each network "
+                         "at one uniform ReuseFactor, every resource capped at 80 %%")
     a = ap.parse_args(argv)
     from hw import plan as B
     from hw.plan import imagenet
@@ -81,6 +116,8 @@ def main(argv=None) -> int:
     for l in p.layers:
         if l.has_weights:
             print(f"| {l.name} | {l.rf} | {l.mults} | {l.ii_cycles:,} |")
+    if a.compare:
+        compare_designs(a.compare, a.clock_ns)
     if not a.skip_imagenet:
         print("\n## ImageNet SqueezeNet on the XC7Z020 (float Keras models, assumed weight width)\n")
         print(imagenet.refusal_markdown(imagenet.refusal_rows()))

@@ -71,7 +71,7 @@ def test_minimal_join_depths_below_deployed_and_hold_together(sim, batch):
     n = 2
     b = beats[: n * len(beats) // N_IMAGES]
     joins = F.join_fifos(sim)
-    assert len(joins) == 8  # two concat inputs per Fire module
+    assert len(joins) == 4  # the early (expand1x1) input of each Fire concat; the 3x3 side is 2 deep
     mins = sim.min_depths(b, n, joins)
     assert all(1 <= mins[j] <= sim.depths[j] for j in joins)
     assert sim.run(b, n, {j: mins[j] - 1 for j in joins if mins[j] > 1}).status == "deadlock" or all(

@@ -104,7 +104,8 @@ def test_deployed_graph_is_what_hls4ml_built(deployed):
     assert {n: l.rf for n, l in by.items() if l.has_weights} == cfg.reuse_factors
     assert (by["conv1"].a_bits, by["conv1"].w_bits) == (8, 8) and by["fire2_expand3x3"].w_bits == 6
     # stream depths are the ones hw.hls.fifo set in the graph: the concat inputs absorb the skew
-    assert by["fire2_expand3x3_relu"].stream_depths == (19,) and by["fire4_expand1x1_relu"].stream_depths == (12,)
+    assert by["fire2_expand1x1_relu"].stream_depths == (19,) and by["fire4_expand1x1_relu"].stream_depths == (12,)
+    assert by["fire2_expand3x3_relu"].stream_depths == (2,)  # the late branch: no skew buffer
     assert by["clone_fire2_squeeze_relu"].stream_depths == (2, 2)
 
 

@@ -70,13 +70,20 @@ def _choices(layer, mult, cycles, fifo):
     return out
 
 
-def _pick(choices, target, budget: Budget):
-    """Cheapest choice whose II meets the target: least summed share of each budgeted resource."""
+#: Prices of (DSP, BRAM18, LUT) in the per-layer pick: equal shares first, then one resource made
+#: dearer, so that when DSPs (or BRAM, or LUTs) run out the layers move to the others (a DSP-bound
+#: design trades DSP products for LUT adder graphs, e.g. distributed_arithmetic).
+PRICES = ((1, 1, 1), (4, 1, 1), (16, 1, 1), (1, 4, 1), (1, 16, 1), (1, 1, 4), (4, 4, 1), (16, 16, 1))
+
+
+def _pick(choices, target, budget: Budget, price=(1, 1, 1)):
+    """Cheapest choice whose II meets the target: least priced sum of each budgeted resource's share."""
     ok = [c for ii, c in choices if ii <= target]
     if not ok:
         return None
-    share = lambda c: (c.dsp / max(budget.dsp, 1) + c.bram18 / max(budget.bram18, 1)
-                       + (c.lut + c.lutram) / max(budget.lut, 1) + c.lutram / max(budget.lutram, 1))
+    pd, pb, pl = price
+    share = lambda c: (pd * c.dsp / max(budget.dsp, 1) + pb * c.bram18 / max(budget.bram18, 1)
+                       + pl * (c.lut + c.lutram) / max(budget.lut, 1) + c.lutram / max(budget.lutram, 1))
     return min(ok, key=lambda c: (share(c), -c.rf))
 
 
@@ -85,7 +92,8 @@ def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = Non
     """Smallest bottleneck II under the budget: every weighted layer gets its cheapest RF meeting it.
 
     Scans the candidate IIs (every layer's II at every valid RF) from the smallest up; the first
-    target whose cheapest per-layer choices fit the budget is the optimum for this per-layer rule.
+    target whose cheapest per-layer choices (under one of the PRICES) fit the budget is the optimum
+    for this per-layer rule.
     Raises BudgetError (layer by layer) if even the largest RFs do not fit.
     """
     layers = _as_layers(model, assumed_bits)
@@ -95,17 +103,20 @@ def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = Non
     options = {l.name: _choices(l, mult, cycles, fifo) for l in layers if l.has_weights}
     targets = sorted({ii for ch in options.values() for ii, _ in ch if ii >= floor} | {floor})
 
-    def build(target):
-        chosen = {n: _pick(ch, target, budget) for n, ch in options.items()}
+    def build(target, price=(1, 1, 1)):
+        chosen = {n: _pick(ch, target, budget, price) for n, ch in options.items()}
         if any(c is None for c in chosen.values()):
             return None
         return Plan([chosen[l.name] if l.has_weights else cost_layer(l, 1, mult, cycles, fifo) for l in layers],
                     budget, XC7Z020, clock_ns, mult, fifo)
 
     for t in targets:
-        p = build(t)
-        if p is not None and p.fits:
-            return p
+        for price in PRICES:
+            p = build(t, price)
+            if p is None:
+                break  # some layer cannot meet this II at all
+            if p.fits:
+                return p
     worst = build(targets[-1]) or plan(layers, {n: ch[-1][1].rf for n, ch in options.items()}, budget=budget,
                                        mult=mult, cycles=cycles, clock_ns=clock_ns, fifo=fifo)
     raise BudgetError("model does not fit the budget even at the largest ReuseFactors:\n  "
@@ -115,8 +126,8 @@ def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = Non
 def uniform_baseline(model, *, budget: Budget | None = None, mult: MultRule | None = None,
                      cycles: CycleModel | None = None, clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8,
                      fifo: str = DEFAULT_FIFO) -> Plan:
-    """The same network with one ReuseFactor for all layers: the smallest that fits the budget."""
-    layers = _as_layers(model, assumed_bits)
+    """The same network with one ReuseFactor for all layers (Resource strategy): the smallest that fits."""
+    layers = [replace(l, strategy="resource") if l.has_weights else l for l in _as_layers(model, assumed_bits)]
     top = max(l.n_in * l.n_out for l in layers if l.has_weights)
     seen = set()
     for r in range(1, top + 1):
