@@ -11,7 +11,7 @@ set allowed {
     make_wrapper current_fileset update_compile_order create_bd_design create_bd_cell apply_bd_automation
     connect_bd_intf_net connect_bd_net get_bd_intf_pins get_bd_pins get_bd_cells assign_bd_address
     validate_bd_design save_bd_design reset_run launch_runs wait_on_run get_runs get_property open_run
-    report_utilization report_timing_summary get_parts get_board_parts
+    report_utilization report_timing_summary report_power get_parts get_board_parts
 }
 set ::calls {}
 

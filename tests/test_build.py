@@ -302,6 +302,7 @@ def test_block_design_takes_every_name_from_the_io_spec(tmp_path):
     assert bd["props"]["processing_system7_0"]["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == "142.857"
     impl = [c[0] for c in calls["implement.tcl"]]
     assert impl.index("launch_runs") < impl.index("report_utilization") < impl.index("report_timing_summary")
+    assert impl.index("report_timing_summary") < impl.index("report_power")  # power.rpt for the energy table
     assert ["launch_runs", "impl_1", "-to_step", "write_bitstream", "-jobs", "2"] in calls["implement.tcl"]
 
 

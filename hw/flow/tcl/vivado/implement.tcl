@@ -33,6 +33,8 @@ proc sn_implement {} {
     report_utilization -file [file join $report_dir utilization.rpt]
     report_utilization -hierarchical -file [file join $report_dir utilization_hier.rpt]
     report_timing_summary -max_paths 10 -file [file join $report_dir timing_summary.rpt]
+    # vectorless power estimate of the routed design (the only power figure short of a board measurement)
+    report_power -file [file join $report_dir power.rpt]
     close_project
 }
 
