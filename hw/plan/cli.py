@@ -9,9 +9,13 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-from hw.hls.config import HlsError, write_layer_settings
+import yaml
+
+from hw.hls.config import HlsError, read_yaml, write_layer_settings
 from hw.plan.cost import DEFAULT_FIFO, FIFO_MODES, Plan
 from hw.plan.graph import from_config
 from hw.plan.optimize import optimize, plan
@@ -36,10 +40,6 @@ def with_da_costs(layers, config_path, model_path=None, clock_ns=None, max_produ
     """The same layers, each weighted one of at most `max_products` weights carrying da4ml's cost of
     its distributed_arithmetic kernel (from one conversion with that strategy on those layers;
     nothing written), so that the optimizer can weigh DA against the Resource strategy per layer."""
-    import tempfile
-
-    from hw.hls.config import read_yaml
-
     raw = json.loads(json.dumps(read_yaml(config_path)))
     base = Path(config_path).resolve().parent
     for key in ("KerasModel", "OutputDir"):
@@ -48,14 +48,10 @@ def with_da_costs(layers, config_path, model_path=None, clock_ns=None, max_produ
     small = [l.name for l in layers if l.has_weights and l.n_in * l.n_out <= max_products]
     raw["HLSConfig"]["LayerName"] = {n: {"Strategy": "distributed_arithmetic", "ReuseFactor": 1} for n in small}
     with tempfile.TemporaryDirectory(prefix="plan_da_") as tmp:
-        import yaml
-
         p = Path(tmp) / "da.yml"
         p.write_text(yaml.safe_dump(raw))
         da_layers, _ = from_config(p, model_path, {"ClockPeriod": clock_ns})
     cost = {l.name: l.da_cost for l in da_layers if l.has_weights}
-    from dataclasses import replace
-
     return [replace(l, da_cost=cost.get(l.name, 0.0)) if l.has_weights else l for l in layers]
 
 

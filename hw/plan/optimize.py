@@ -5,13 +5,12 @@ replaced by hls4ml.
 """
 from __future__ import annotations
 
-from hw.chip import DEFAULT_CLOCK_NS, XC7Z020
-from hw.hls.config import closest_reuse_factor, valid_reuse_factors
 from dataclasses import replace
 
+from hw.chip import DEFAULT_CLOCK_NS, XC7Z020
+from hw.hls.config import closest_reuse_factor, valid_reuse_factors
 from hw.plan.cost import DEFAULT_FIFO, Plan, cost_layer
-from hw.plan.graph import DA
-from hw.plan.graph import from_keras
+from hw.plan.graph import DA, from_keras
 from hw.plan.resources import Budget, BudgetError, CycleModel, MultRule
 
 
