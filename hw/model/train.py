@@ -72,14 +72,15 @@ class _EpochCheckpoint:
     def done_epochs(self) -> int:
         return json.loads(self.state.read_text())["epochs"] if self.state.exists() and self.path.exists() else 0
 
-    def callback(self):
+    def callback(self, target=None):
+        """target: the model to save when fit() trains a wrapper of it (the distillation student)."""
         import keras
 
         ck = self
 
         class CB(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
-                self.model.save(ck.path)
+                (target or self.model).save(ck.path)
                 ck.state.write_text(json.dumps({"epochs": epoch + 1, "logs": {k: float(v) for k, v in (logs or {}).items()}}))
 
         return CB()
@@ -144,6 +145,21 @@ def train(args) -> dict:
     steps_per_epoch = len(ds.x_train) // args.batch_size
     t0 = time.time()
     history = {"float": [], "qat": []}
+    teachers = None
+    if args.teacher:
+        from hw.model.distill import Distiller, load_teachers
+
+        teachers = load_teachers(args.teacher)
+
+    def trainable(model):
+        """What fit() trains: the model itself, or the model distilled from the teachers."""
+        if teachers is None:
+            return model
+        return Distiller(model, teachers, temperature=args.kd_temperature, alpha=args.kd_alpha)
+
+    def float_optimizer():
+        return keras.optimizers.AdamW(cosine_lr(args.lr, args.float_epochs * steps_per_epoch, steps_per_epoch),
+                                      weight_decay=args.weight_decay)
 
     # Phase 1: float with batch norm.
     ck = _EpochCheckpoint(Path(args.float_from) if args.float_from else work / "float.keras")
@@ -151,18 +167,22 @@ def train(args) -> dict:
     if args.float_from and done < args.float_epochs:
         raise ModelError(f"{args.float_from}: float checkpoint has {done} epochs, --float-epochs asks for {args.float_epochs}")
     if done:
-        fmodel = keras.models.load_model(ck.path)
+        fmodel = keras.models.load_model(ck.path, compile=teachers is None)
         print(f"[float] resuming after epoch {done}", flush=True)
     else:
         fmodel = build_squeezenet(spec, quantized=False, name=args.name)
-        fmodel.compile(optimizer=keras.optimizers.AdamW(cosine_lr(args.lr, args.float_epochs * steps_per_epoch, steps_per_epoch),
-                                                        weight_decay=args.weight_decay),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                       metrics=["accuracy"], jit_compile=True)
+    fit_model = fmodel
+    if teachers is not None or not done:
+        fit_model = trainable(fmodel)
+        opt = float_optimizer()
+        if done:  # a distilled student is saved without its optimizer: continue the LR schedule
+            opt.iterations.assign(done * steps_per_epoch)
+        fit_model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          metrics=["accuracy"], jit_compile=True)
     if done < args.float_epochs:
-        h = fmodel.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed), epochs=args.float_epochs,
+        h = fit_model.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed), epochs=args.float_epochs,
                        initial_epoch=done, validation_data=(to_float(ds.x_test), ds.y_test), validation_freq=5,
-                       callbacks=[ck.callback()], verbose=args.verbose)
+                       callbacks=[ck.callback(fmodel)], verbose=args.verbose)
         history["float"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
     float_acc = evaluate(fmodel, ds.x_test, ds.y_test)
     print(f"[float] test accuracy {float_acc:.4f}", flush=True)
@@ -172,8 +192,10 @@ def train(args) -> dict:
     from hgq.utils import trace_minmax
 
     def compile_qat(qmodel):
+        qmodel = trainable(qmodel)
         qmodel.compile(optimizer=keras.optimizers.Adam(cosine_lr(args.qat_lr, max(1, args.qat_epochs) * steps_per_epoch)),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], jit_compile=True)
+        return qmodel
 
     qck = _EpochCheckpoint(work / "qat.keras")
     qdone = qck.done_epochs()
@@ -181,18 +203,18 @@ def train(args) -> dict:
         from hw.model import load_model
 
         qmodel = load_model(qck.path)
-        compile_qat(qmodel)  # the optimizer state is not restored: the LR schedule restarts
+        qfit = compile_qat(qmodel)  # the optimizer state is not restored: the LR schedule restarts
         print(f"[qat] resuming after epoch {qdone}", flush=True)
     else:
         with LayerConfigScope(enable_ebops=False):
             qmodel = build_squeezenet(spec, quantized=True, name=args.name)
         fold_batchnorm(fmodel, qmodel)
         trace_minmax(qmodel, to_float(ds.x_train[:10000]), batch_size=1000)
-        compile_qat(qmodel)
+        qfit = compile_qat(qmodel)
         print(f"[qat] fixed-point accuracy right after folding: {evaluate(qmodel, ds.x_test, ds.y_test):.4f}", flush=True)
     if qdone < args.qat_epochs:
-        h = qmodel.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed + 1), epochs=args.qat_epochs,
-                       initial_epoch=qdone, callbacks=[qck.callback()], verbose=args.verbose)
+        h = qfit.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed + 1), epochs=args.qat_epochs,
+                     initial_epoch=qdone, callbacks=[qck.callback(qmodel)], verbose=args.verbose)
         history["qat"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
     # Calibrate activation integer bits on the whole training set, then measure the saved model.
     trace_minmax(qmodel, to_float(ds.x_train), batch_size=1000)
@@ -220,6 +242,8 @@ def train(args) -> dict:
         "float_epochs": args.float_epochs,
         "qat_epochs": args.qat_epochs,
         "training_seconds": round(time.time() - t0, 1),
+        "distillation": ({"teachers": list(args.teacher), "temperature": args.kd_temperature, "alpha": args.kd_alpha}
+                         if args.teacher else None),
         "command": "python -m hw.model.train " + " ".join(sys.argv[1:]),
         "history": history,
     }
@@ -246,6 +270,10 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--qat-lr", type=float, default=3e-4)
     p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--teacher", action="append", default=[],
+                   help="distil from this model file (repeat for an ensemble; hw.model.distill)")
+    p.add_argument("--kd-temperature", type=float, default=3.0, help="softmax temperature of the soft targets")
+    p.add_argument("--kd-alpha", type=float, default=0.5, help="weight of the hard-label loss (1 - alpha: soft)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--work-dir", default="build/train", help="checkpoints (resumable)")
     p.add_argument("--out-dir", default=str(MODELS_DIR))
