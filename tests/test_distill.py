@@ -33,7 +33,7 @@ def test_loss_matches_formula(alpha, temperature):
     want = np.mean(alpha * ce + (1 - alpha) * temperature ** 2 * kl)
     got = float(d.compute_loss(x=x, y=y, y_pred=keras.ops.convert_to_tensor(s.astype("float32"))))
     assert got == pytest.approx(want, rel=1e-5)  # float32 arithmetic vs float64 reference
-    assert (want > 0.05)  # the case is not degenerate
+    assert want > 0.05  # the case is not degenerate
 
 
 def test_teachers_are_frozen_and_student_trains():
