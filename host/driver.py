@@ -18,11 +18,12 @@ from typing import Mapping
 import numpy as np
 
 from host.accelerator import AcceleratorError, StreamAccelerator
+from host.deployed import DEPLOYED_MODEL
 from host.stream import IOSpec
 
 REPO = Path(__file__).resolve().parents[1]
 BITSTREAM_DIR = Path(os.environ.get("SQUEEZENET_BITSTREAMS", REPO / "bitstreams"))
-DEFAULT_MODEL = "squeezenet_fmnist"
+DEFAULT_MODEL = DEPLOYED_MODEL  # host.deployed: the one place that names the deployed design
 
 
 class BoardError(AcceleratorError):
@@ -188,7 +189,7 @@ def wait_dma_idle(channels: Mapping[str, object], timeout_s: float, poll_s: floa
 
 
 class PynqAccelerator(StreamAccelerator):
-    """The accelerator on the board. `PynqAccelerator("squeezenet_fmnist").predict(images_uint8)`."""
+    """The accelerator on the board. `PynqAccelerator(DEFAULT_MODEL).predict(images_uint8)`."""
 
     backend = "board"
     transfer_label = "DMA + accelerator"

@@ -106,7 +106,7 @@ class GoldenEngine:
 
 
 class EmulatedAccelerator(StreamAccelerator):
-    """`EmulatedAccelerator("squeezenet_fmnist").predict(images_uint8)`, like PynqAccelerator."""
+    """`EmulatedAccelerator(DEFAULT_MODEL).predict(images_uint8)`, like PynqAccelerator."""
 
     backend = "emulator"
 

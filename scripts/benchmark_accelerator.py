@@ -2,7 +2,8 @@
 vs one uniform ReuseFactor, images/s at 100 MHz, and the ImageNet SqueezeNet refusal table.
 
 Every figure comes from hw.budget's analytical model (see its docstring), not from synthesis.
-Usage: python scripts/benchmark_accelerator.py [--model hw/models/squeezenet_fmnist.keras] [--clock-ns 10]
+Usage: python scripts/benchmark_accelerator.py [--config hls_config/<model>.yml] [--clock-ns 10]
+(default: the deployed design, host.deployed)
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import argparse
 import os
 import sys
 import time
+
+from host.deployed import config_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -48,7 +51,7 @@ def compare_designs(configs: list[str], clock_ns: float) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default="hls_config/squeezenet_fmnist.yml", help="hls4ml YAML of the design")
+    ap.add_argument("--config", default=str(config_path()), help="hls4ml YAML of the design (default: the deployed one)")
     ap.add_argument("--clock-ns", type=float, help="override the YAML's ClockPeriod")
     ap.add_argument("--skip-imagenet", action="store_true")
     ap.add_argument("--compare", nargs="+", metavar="YAML",

@@ -4,7 +4,7 @@ Converts the model with hw.hls, then measures: g++ build time of hls4ml's C simu
 AXI-wrapper library, images/s through hls4ml `predict` and through the AXI library (packed beats
 in, packed logits out), and the number of images whose raw logits equal Keras' exactly.
 
-    python scripts/benchmark_csim.py [--config hls_config/squeezenet_fmnist.yml] [-n 300]
+    python scripts/benchmark_csim.py [--config hls_config/<model>.yml] [-n 300]
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import resource
 import sys
 import time
 from pathlib import Path
+
+from host.deployed import DEPLOYED_MODEL, config_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -53,9 +55,9 @@ def rate(n: int, t: Timer) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default=str(REPO / "hls_config" / "squeezenet_fmnist.yml"))
+    p.add_argument("--config", default=str(config_path()), help="hls4ml YAML (default: the deployed design)")
     p.add_argument("--model", help="override the config's KerasModel")
-    p.add_argument("--out", default=str(REPO / "build" / "benchmark_csim" / "squeezenet_fmnist"))
+    p.add_argument("--out", default=str(REPO / "build" / "benchmark_csim" / DEPLOYED_MODEL))
     p.add_argument("-n", type=int, default=300, help="test images to run (default 300)")
     p.add_argument("--batch", type=int, default=100, help="AXI library batch size (one DMA transfer)")
     args = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """Speed and float-vs-integer figures of the integer golden model (hw/golden/).
 
-    python scripts/benchmark_golden.py [--model hw/models/squeezenet_fmnist.keras] [--n 10000]
+    python scripts/benchmark_golden.py [--model hw/models/<model>.keras] [--n 10000]
         [--keras 1000] [--csim 100]
 
 Prints: golden images/s (vectorized fast path) and test accuracy; per conv the worst-case
@@ -16,6 +16,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from host.deployed import model_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +57,7 @@ def gap_figures(net, x: np.ndarray) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=str(REPO / "hw" / "models" / "squeezenet_fmnist.keras"))
+    p.add_argument("--model", default=str(model_path()), help="committed model (default: the deployed one)")
     p.add_argument("--n", type=int, default=10000, help="test images for the speed run")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--keras", type=int, default=0, help="also compare N images with Keras predict")

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from host.deployed import DEPLOYED_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -58,7 +60,7 @@ def timed(acc, n: int) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="squeezenet_fmnist")
+    p.add_argument("--model", default=DEPLOYED_MODEL)
     p.add_argument("--csim-images", type=int, default=64)
     p.add_argument("--golden-images", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=256)

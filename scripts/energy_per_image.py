@@ -15,7 +15,7 @@ These are 45 nm ASIC access energies, not XC7Z020 measurements: the ratios carry
 absolute joules do not. Vivado's report_power (collected by the flow where Vivado runs) is the
 measurement for the chip; none exists here.
 
-    python scripts/energy_per_image.py [--config hls_config/squeezenet_fmnist.yml ...] [--plot docs/energy_per_image.png]
+    python scripts/energy_per_image.py [--config hls_config/<model>.yml ...] [--plot docs/energy_per_image.png]
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ import argparse
 import math
 import sys
 from pathlib import Path
+
+from host.deployed import config_path
 
 REPO = Path(__file__).resolve().parents[1]
 PJ = {"dram_read_32b": 640.0, "sram_read_32b": 5.0, "mult_8b": 0.2, "add_8b": 0.03}
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", action="append", help="hls4ml YAML of a design (repeatable); default: the deployed one")
     ap.add_argument("--plot", help="write a bar chart (PNG) here")
     args = ap.parse_args(argv)
-    configs = args.config or [str(REPO / "hls_config" / "squeezenet_fmnist.yml")]
+    configs = args.config or [str(config_path())]
     rows = {}
     for c in configs:
         try:

@@ -8,7 +8,7 @@
 
 The RTL of each module is folded to meet the plan's per-layer II (hw.rtl.generate.fold_for_pixel_cycles).
 
-    python scripts/rtl_report.py [--model hw/models/squeezenet_fmnist.keras] [--config hls_config/<model>.yml]
+    python scripts/rtl_report.py [--model hw/models/<model>.keras] [--config hls_config/<model>.yml]
                                  [--fires fire2,fire4] [--no-sim] [--no-synth] [--out build/rtl_report]
 """
 from __future__ import annotations
@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from host.deployed import model_path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "rtl"))
@@ -63,7 +65,7 @@ def yosys_cells(rtl, log_path: Path) -> dict[str, int]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=str(REPO / "hw" / "models" / "squeezenet_fmnist.keras"))
+    ap.add_argument("--model", default=str(model_path()), help="committed model (default: the deployed one)")
     ap.add_argument("--config", help="hls4ml YAML with the planned ReuseFactors "
                     "(default: hls_config/<model name>.yml if it exists)")
     ap.add_argument("--fires", help="comma-separated subset, e.g. fire2,fire4")

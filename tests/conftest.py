@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from host.deployed import config_path, model_path
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
-DEPLOYED_MODEL = REPO / "hw" / "models" / "squeezenet_fmnist.keras"
+DEPLOYED_MODEL = model_path()  # host.deployed: the design the board ships
+DEPLOYED_CONFIG = config_path()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from conftest import DEPLOYED_CONFIG  # noqa: E402
 from hw.hls import fifosim as F  # noqa: E402
 
 N_IMAGES = 100
@@ -20,7 +21,7 @@ def project(tmp_path_factory):
     from hw.hls.convert import convert
 
     out = tmp_path_factory.mktemp("fifosim") / "prj"
-    convert(Path(__file__).resolve().parents[1] / "hls_config" / "squeezenet_fmnist.yml", out)
+    convert(DEPLOYED_CONFIG, out)
     build_axi_library(out)  # the ordinary (sequential, unbounded) C simulation to compare with
     return out
 

@@ -16,12 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import DEPLOYED_CONFIG
 from hw import golden
 from hw.golden import ConvParams, FireParams, Format, GoldenError
 
 REPO = Path(__file__).resolve().parents[1]
 CSIM_CACHE = REPO / "build" / "golden_csim"
-HLS_CONFIG = REPO / "hls_config" / "squeezenet_fmnist.yml"
+HLS_CONFIG = DEPLOYED_CONFIG
 N_KERAS = 300
 N_CSIM = 100
 

@@ -16,10 +16,11 @@ from host import stream
 from host.csim_library import AxiLibrary, CSimLibraryError
 from hw import hls
 
-from conftest import REPO
+from conftest import DEPLOYED_CONFIG, REPO
+from host.deployed import DEPLOYED_MODEL, model_path
 
-CONFIG = REPO / "hls_config" / "squeezenet_fmnist.yml"
-PROJECT_DIR = REPO / "build" / "test_hls" / "squeezenet_fmnist"
+CONFIG = DEPLOYED_CONFIG
+PROJECT_DIR = REPO / "build" / "test_hls" / DEPLOYED_MODEL
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,19 +88,22 @@ def test_io_spec_follows_converted_model(project, deployed_model):
     assert spec["input"]["shape"] == [28, 28, 1]
     assert (spec["input"]["frac_bits"], spec["input"]["pixels_per_beat"], spec["input"]["beats_per_image"]) == (8, 8, 98)
     assert (spec["output"]["lane_bits"], spec["output"]["logits_per_beat"], spec["output"]["beats_per_image"]) == (32, 2, 5)
-    assert (spec["top"], spec["batch_register"], spec["model"]) == ("squeezenet_axi", "n_images", "squeezenet_fmnist")
+    assert (spec["top"], spec["batch_register"], spec["model"]) == ("squeezenet_axi", "n_images", DEPLOYED_MODEL)
     assert spec["classes"][0] == "T-shirt/top" and len(spec["classes"]) == 10
     assert spec["max_batch"] * 98 * 8 < 2 ** 26  # one DMA transfer
 
 
 def test_config_reaches_hls4ml_unchanged(project):
-    """hls4ml silently replaces an invalid ReuseFactor by the closest valid one: none may be replaced."""
+    """hls4ml silently replaces an invalid ReuseFactor by the closest valid one, and a misspelt
+    Strategy by its default: neither may happen to any layer (Resource or distributed_arithmetic)."""
     hls_model, _ = project
     cfg = hls.load_config(CONFIG)
     assert cfg.reuse_factors
+    default = cfg.model_config.get("Strategy", "Resource").lower()
     for name, rf in cfg.reuse_factors.items():
         layer = hls_model.graph[name]
-        assert (layer.get_attr("reuse_factor"), layer.get_attr("strategy")) == (rf, "resource"), name
+        wanted = cfg.layer_config[name].get("Strategy", default).lower()
+        assert (layer.get_attr("reuse_factor"), layer.get_attr("strategy").lower()) == (rf, wanted), name
 
 
 def test_weights_are_constants_of_the_design(project):
@@ -222,7 +226,7 @@ def _error(raw, model=None) -> str:
 def test_shipped_config_is_valid(raw_config, deployed_model):
     cfg = hls.parse_config(raw_config, CONFIG)
     hls.check_against_model(cfg, deployed_model)
-    assert cfg.model_path == REPO / "hw" / "models" / "squeezenet_fmnist.keras"
+    assert cfg.model_path == model_path()
     from hw.hls.config import mult_size
 
     multiplying = {l.name for l in deployed_model.layers if mult_size(l) is not None}
@@ -282,7 +286,9 @@ def test_invalid_reuse_factor_lists_valid_choices(raw_config, deployed_model):
 
     raw_config["HLSConfig"]["LayerName"]["fire2_squeeze"]["ReuseFactor"] = 5
     msg = _error(raw_config, deployed_model)
-    valid = get_backend("Vitis").get_valid_reuse_factors(32, 16)  # 1x1 conv, 32 -> 16 channels
+    layer = deployed_model.get_layer("fire2_squeeze")  # 1x1 conv: n_in = input channels, n_out = filters
+    valid = get_backend("Vitis").get_valid_reuse_factors(layer.input.shape[-1], layer.filters)
+    assert 5 not in valid
     assert "ReuseFactor 5 is not valid for layer 'fire2_squeeze'" in msg
     assert "valid: " + ", ".join(map(str, valid)) in msg
 
@@ -327,7 +333,7 @@ def test_missing_and_malformed_files(tmp_path):
 
 
 def test_cli_refuses_bad_config_before_converting(raw_config, tmp_path, capsys):
-    raw_config["KerasModel"] = str(REPO / "hw" / "models" / "squeezenet_fmnist.keras")
+    raw_config["KerasModel"] = str(model_path())
     raw_config["HLSConfig"]["LayerName"]["fire3_expand3x3"]["ReuseFactor"] = 100
     path = tmp_path / "bad.yml"
     path.write_text(yaml.safe_dump(raw_config, sort_keys=False))

@@ -18,6 +18,7 @@ import pytest
 from host import driver
 from host.accelerator import AcceleratorError
 from host.driver import BoardError, DMATimeoutError, PynqAccelerator
+from host.deployed import DEPLOYED_MODEL
 from host.stream import IOSpec
 
 from test_host_stream import SPEC_DICT  # tests/ is on sys.path (pytest prepend mode)
@@ -140,4 +141,4 @@ def test_cli_board_backend_without_pynq(tmp_path):
     assert r.returncode == 2
     assert "error:" in r.stderr and "Traceback" not in r.stderr
     # without the bitstream the missing files are named first; with it, pynq's absence
-    assert "bitstream for model 'squeezenet_fmnist' incomplete" in r.stderr or "needs the 'pynq' package" in r.stderr
+    assert f"bitstream for model '{DEPLOYED_MODEL}' incomplete" in r.stderr or "needs the 'pynq' package" in r.stderr

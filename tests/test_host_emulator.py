@@ -15,6 +15,7 @@ from PIL import Image
 from host import infer, stream
 from host.emulator import EmulatedAccelerator, EmulatorError
 
+from conftest import DEPLOYED_CONFIG
 from test_host_infer import TEST_BUILD, run_cli, write_idx  # tests/ is on sys.path (pytest prepend mode)
 
 REPO = infer.REPO
@@ -130,7 +131,7 @@ def test_emulator_equals_hls4ml_csim(csim, images, tmp_path_factory, deployed_mo
     from hw import hls
 
     out = tmp_path_factory.mktemp("hls")
-    model = hls.convert(REPO / "hls_config" / "squeezenet_fmnist.yml", out, deployed_model_path)
+    model = hls.convert(DEPLOYED_CONFIG, out, deployed_model_path)
     hls.compile_csim(model)
     raw = hls.to_raw(hls.csim_predict(model, images), csim.spec.output.frac_bits)
     np.testing.assert_array_equal(csim.raw_logits(images), raw)

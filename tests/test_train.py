@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from host.deployed import DEPLOYED_MODEL
 from hw.model import ArchSpec, build_squeezenet
 
 REPO_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -112,8 +113,17 @@ def test_smoke_training_run(tmp_path, fmnist):
 
 def test_deployed_model_metadata(deployed_model, deployed_model_path):
     meta = json.loads(deployed_model_path.with_suffix(".json").read_text())
-    assert meta["name"] == "squeezenet_fmnist" and meta["dataset"] == "fashion-mnist"
+    assert meta["name"] == DEPLOYED_MODEL and meta["dataset"] == "fashion-mnist"
     _check_meta(meta, deployed_model, _n_test(meta))
+
+
+def test_arch_json_takes_a_committed_models_metadata(deployed_model, deployed_model_path):
+    """--arch-json hw/models/<name>.json rebuilds that model's architecture: same layers, same kernels."""
+    from hw.model.train import read_arch_json
+
+    rebuilt = build_squeezenet(ArchSpec.from_dict(read_arch_json(deployed_model_path.with_suffix(".json"))))
+    shapes = {l.name: tuple(l.kernel.shape) for l in rebuilt.layers if hasattr(l, "kernel")}
+    assert shapes and shapes == {l.name: tuple(l.kernel.shape) for l in deployed_model.layers if hasattr(l, "kernel")}
 
 
 @pytest.mark.slow

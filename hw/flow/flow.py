@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hw.flow import preflight, tclgen
+from host.deployed import DEPLOYED_MODEL
 from hw.flow.errors import BuildError
 from hw.flow.steps import BitstreamSteps, FireSteps, sha256
 
@@ -35,7 +36,7 @@ VENDOR_STEPS = {"hls_ip": "hls", "vivado_project": "vivado", "vivado_bitstream":
 class BuildConfig:
     """Typed build settings, saved as <out>/build_config.json with the input fingerprint."""
 
-    model: str = "squeezenet_fmnist"
+    model: str = DEPLOYED_MODEL
     out: str = ""
     clock_ns: float | None = None  # override of the YAML's ClockPeriod (hls4ml, Vitis HLS and Vivado alike)
     jobs: int = 4
@@ -298,7 +299,7 @@ class Build(BitstreamSteps, FireSteps):
 
 def parse_args(argv=None) -> BuildConfig:
     p = argparse.ArgumentParser(prog="scripts/build_bitstream.sh", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="squeezenet_fmnist", help="model name: hw/models/NAME.keras + hls_config/NAME.yml")
+    p.add_argument("--model", default=DEPLOYED_MODEL, help="model name: hw/models/NAME.keras + hls_config/NAME.yml")
     p.add_argument("--out", help="build directory (default build/bitstream/NAME, build/fire_rtl_prj/NAME for --fire-rtl)")
     p.add_argument("--model-file", default="", help="the .keras file (default hw/models/NAME.keras)")
     p.add_argument("--config-file", default="", help="the hls4ml YAML (default hls_config/NAME.yml)")

@@ -124,6 +124,14 @@ def weight_bits(model) -> dict:
     return out
 
 
+def read_arch_json(path) -> dict:
+    """The ArchSpec dict in an --arch-json file: a bare ArchSpec, or a committed model's metadata
+    JSON (hw/models/<name>.json), whose "architecture" is that model's ArchSpec, so a committed
+    model's architecture is retrained from the repository alone."""
+    d = json.loads(Path(path).read_text())
+    return d.get("architecture", d)
+
+
 def train(args) -> dict:
     import keras
 
@@ -138,8 +146,7 @@ def train(args) -> dict:
     quant = QuantSpec(weight_bits=args.weight_bits, act_bits=args.act_bits)
     spec = ArchSpec(variant=args.variant, input_shape=ds.x_train.shape[1:], num_classes=len(ds.classes), quant=quant)
     if args.arch_json:
-        spec = ArchSpec.from_dict({**json.loads(Path(args.arch_json).read_text()), "variant": args.variant,
-                                   "quant": asdict(quant)})
+        spec = ArchSpec.from_dict({**read_arch_json(args.arch_json), "variant": args.variant, "quant": asdict(quant)})
     work = Path(args.work_dir) / args.name
     work.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = len(ds.x_train) // args.batch_size
@@ -260,7 +267,8 @@ def main(argv=None) -> int:
     p.add_argument("--name", default="squeezenet_fmnist", help="model name: writes hw/models/<name>.keras/.json")
     p.add_argument("--variant", default="vanilla", choices=VARIANTS)
     p.add_argument("--dataset", default="fashion-mnist")
-    p.add_argument("--arch-json", help="ArchSpec as JSON (widths, stages, bits); default: hw.model.DEFAULT_ARCH")
+    p.add_argument("--arch-json", help="ArchSpec as JSON (widths, stages, bits), or a model's metadata JSON "
+                   "(hw/models/<name>.json: its architecture); default: hw.model.DEFAULT_ARCH")
     p.add_argument("--weight-bits", type=int, default=8, help="signed weight width of the quantized model")
     p.add_argument("--act-bits", type=int, default=8, help="unsigned activation width of the quantized model")
     p.add_argument("--float-from", help="reuse this float checkpoint (from an earlier run's work dir) and only run QAT")

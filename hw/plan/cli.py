@@ -15,13 +15,14 @@ from pathlib import Path
 
 import yaml
 
+from host.deployed import config_path as deployed_config
 from hw.hls.config import HlsError, read_yaml, write_layer_settings
 from hw.plan.cost import DEFAULT_FIFO, FIFO_MODES, Plan
 from hw.plan.graph import from_config
 from hw.plan.optimize import optimize, plan
 from hw.plan.resources import Budget, BudgetError, MultRule
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "hls_config" / "squeezenet_fmnist.yml"
+DEFAULT_CONFIG = deployed_config()  # the deployed design (host.deployed)
 
 
 def check_design(config_path, model_path=None, overrides: dict | None = None) -> tuple[Plan, list[str]]:

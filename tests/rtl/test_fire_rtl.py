@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from host.deployed import config_path
 from simrun import describe, run_bench, run_fire_rtl  # tests/rtl is on sys.path (pytest prepend mode)
 
 from hw.golden import conv2d  # noqa: E402
@@ -117,7 +118,7 @@ def deployed_fires(deployed_model):
     the shipped hls4ml config (the graph hls4ml builds from it)."""
     from hw import plan as P
 
-    cfg = Path(__file__).resolve().parents[2] / "hls_config" / "squeezenet_fmnist.yml"
+    cfg = config_path()  # the deployed design (host.deployed)
     planned = P.plan(P.from_config(cfg)[0])
     out = {}
     for fire, h, w in model_fires(deployed_model):

@@ -1,0 +1,26 @@
+"""The deployed design: the committed model and hls4ml YAML that the bitstream flow, the host, the
+planner, the scripts and the tests default to.
+
+Why one module: the name used to be repeated in a dozen defaults, so changing the deployed model
+meant hunting them down. It lives in host/ and stays import-light (standard library only) because
+the board's Python imports it through host.driver, and the board path imports nothing from hw/.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The >= 10,000 images/s design of the co-design sweep (README, "The >= 10,000 images/s design").
+# The earlier, more accurate and slower design stays committed as "squeezenet_fmnist".
+DEPLOYED_MODEL = "squeezenet_fmnist_fast"
+
+
+def model_path(name: str = DEPLOYED_MODEL) -> Path:
+    """hw/models/<name>.keras, the committed HGQ2 model."""
+    return REPO / "hw" / "models" / f"{name}.keras"
+
+
+def config_path(name: str = DEPLOYED_MODEL) -> Path:
+    """hls_config/<name>.yml, the model's hls4ml configuration."""
+    return REPO / "hls_config" / f"{name}.yml"
