@@ -5,8 +5,9 @@ Each trained net of hw.model.sweep (hw/models/sweep/<name>.json: the HGQ2 model'
 accuracy on all 10,000 test images, bit-exact with the C simulation by the project's contract) is
 converted with hls4ml using the deployed YAML's settings and planned by the calibrated planner's
 folding optimizer, choosing per layer between the Resource strategy (every valid RF) and, for the
-small layers, hls4ml's distributed_arithmetic (da4ml's cost), with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The deployed
-model (full schedule) is planned the same way and marked. Writes a table (stdout, and --markdown)
+small layers, hls4ml's distributed_arithmetic (da4ml's cost), with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The two
+committed full-schedule designs (the deployed one, host.deployed, and the one it replaced) are
+planned the same way and marked. Writes a table (stdout, and --markdown)
 and a Pareto plot (PNG).
 
     python scripts/sweep_report.py [--plot docs/sweep_pareto.png] [--markdown docs/SWEEP.md]
@@ -20,9 +21,13 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from host.deployed import DEPLOYED_MODEL, model_path  # noqa: E402
+
+# Global settings (IOType, precisions, FIFO mode) every net is planned with; per-layer RFs are dropped.
 DEPLOYED_YAML = REPO / "hls_config" / "squeezenet_fmnist.yml"
-DEPLOYED_MODEL = REPO / "hw" / "models" / "squeezenet_fmnist.keras"
-FAST_MODEL = REPO / "hw" / "models" / "squeezenet_fmnist_fast.keras"
+PREVIOUS_MODEL = "squeezenet_fmnist"  # deployed until squeezenet_fmnist_fast replaced it
+MARKED = ("deployed", "previous")  # row-name prefixes of the committed full-schedule designs
 
 
 def budget80():
@@ -86,26 +91,23 @@ def collect(tmp: Path) -> list[dict]:
                "test_images": meta["test_images"]}
         row.update(plan_model(SWEEP_DIR / f"{point.name}.keras", tmp))
         rows.append(row)
-    meta = json.loads(DEPLOYED_MODEL.with_suffix(".json").read_text())
-    dep = {"name": "deployed (squeezenet_fmnist)", "squeeze_ratio": 0.25, "pct3x3": 0.5, "width": 1.0,
-           "w_bits": 8, "params": meta["parameters"], "macs": meta["macs_per_image"],
-           "accuracy": meta["fixed_point_test_accuracy"], "float_accuracy": meta["float_test_accuracy"],
-           "schedule": f"{meta['float_epochs']}+{meta['qat_epochs']}", "test_images": meta["test_images"]}
-    dep.update(plan_model(DEPLOYED_MODEL, tmp))
-    rows.append(dep)
-    if FAST_MODEL.exists():  # the >= 10,000 images/s design from the front, trained longer
-        meta = json.loads(FAST_MODEL.with_suffix(".json").read_text())
-        arch = meta["architecture"]["stages"]
-        fire = [s for s in arch if isinstance(s, dict)]
-        new = {"name": f"new ({FAST_MODEL.stem})", "squeeze_ratio": fire[0]["squeeze"] / (fire[0]["expand1x1"] + fire[0]["expand3x3"]),
-               "pct3x3": fire[0]["expand3x3"] / (fire[0]["expand1x1"] + fire[0]["expand3x3"]), "width": 1.0,
-               "w_bits": meta["architecture"]["quant"]["weight_bits"], "params": meta["parameters"],
-               "macs": meta["macs_per_image"], "accuracy": meta["fixed_point_test_accuracy"],
-               "float_accuracy": meta["float_test_accuracy"], "schedule": f"{meta['float_epochs']}+{meta['qat_epochs']}",
-               "test_images": meta["test_images"]}
-        new.update(plan_model(FAST_MODEL, tmp))
-        rows.append(new)
+    for label, name in (("previous", PREVIOUS_MODEL), ("deployed", DEPLOYED_MODEL)):
+        rows.append(committed_row(model_path(name), f"{label} ({name})", tmp))
     return rows
+
+
+def committed_row(path: Path, label: str, tmp: Path) -> dict:
+    """Sweep-table row of a committed model: SR and pct3x3 read from its first Fire module."""
+    meta = json.loads(path.with_suffix(".json").read_text())
+    fire = [s for s in meta["architecture"]["stages"] if isinstance(s, dict)][0]
+    expand = fire["expand1x1"] + fire["expand3x3"]
+    row = {"name": label, "squeeze_ratio": fire["squeeze"] / expand, "pct3x3": fire["expand3x3"] / expand,
+           "width": 1.0, "w_bits": meta["architecture"]["quant"]["weight_bits"], "params": meta["parameters"],
+           "macs": meta["macs_per_image"], "accuracy": meta["fixed_point_test_accuracy"],
+           "float_accuracy": meta["float_test_accuracy"], "schedule": f"{meta['float_epochs']}+{meta['qat_epochs']}",
+           "test_images": meta["test_images"]}
+    row.update(plan_model(path, tmp))
+    return row
 
 
 def markdown(rows: list[dict]) -> str:
@@ -122,7 +124,7 @@ def markdown(rows: list[dict]) -> str:
 
 def pareto(rows: list[dict]) -> list[dict]:
     """Rows no other row beats in both accuracy and images/s (sweep rows only: one schedule)."""
-    pts = [r for r in rows if r.get("fits") and not r["name"].startswith(("deployed", "new"))]
+    pts = [r for r in rows if r.get("fits") and not r["name"].startswith(MARKED)]
     return [r for r in pts if not any(o["accuracy"] >= r["accuracy"] and o["images_per_s"] >= r["images_per_s"]
                                       and o is not r and (o["accuracy"], o["images_per_s"]) != (r["accuracy"], r["images_per_s"])
                                       for o in pts)]
@@ -135,7 +137,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fits = [r for r in rows if r.get("fits")]
     fig, ax = plt.subplots(figsize=(8, 5))
-    sweep = [r for r in fits if not r["name"].startswith(("deployed", "new"))]
+    sweep = [r for r in fits if not r["name"].startswith(MARKED)]
     sc = ax.scatter([r["images_per_s"] for r in sweep], [100 * r["accuracy"] for r in sweep],
                     s=[30 + r["weight_bits"] / 2000 for r in sweep], c=[r["bram18"] for r in sweep], cmap="viridis",
                     edgecolors="k", label="sweep (3+1 epochs)")
@@ -145,7 +147,7 @@ def plot(rows: list[dict], path: Path) -> None:
     front = sorted(pareto(rows), key=lambda r: r["images_per_s"])
     ax.plot([r["images_per_s"] for r in front], [100 * r["accuracy"] for r in front], "k--", lw=0.8, label="Pareto front")
     for r in fits:
-        if r["name"].startswith(("deployed", "new")):
+        if r["name"].startswith(MARKED):
             ax.scatter([r["images_per_s"]], [100 * r["accuracy"]], marker="*", s=250,
                        c="red" if r["name"].startswith("deployed") else "orange",
                        label=f"{r['name']} ({r['schedule']} epochs)")
