@@ -3,7 +3,7 @@
 
 Each trained net of hw.model.sweep (hw/models/sweep/<name>.json: the HGQ2 model's fixed-point
 accuracy on all 10,000 test images, bit-exact with the C simulation by the project's contract) is
-converted with hls4ml using the deployed YAML's settings and planned by the calibrated planner's
+converted with hls4ml using squeezenet_fmnist's YAML settings and planned by the calibrated planner's
 folding optimizer, choosing per layer between the Resource strategy (every valid RF) and, for the
 small layers, hls4ml's distributed_arithmetic (da4ml's cost), with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The two
 committed full-schedule designs (the deployed one, host.deployed, and the one it replaced) are
@@ -20,12 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from host.deployed import DEPLOYED_MODEL, model_path
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from host.deployed import DEPLOYED_MODEL, model_path  # noqa: E402
 
 # Global settings (IOType, precisions, FIFO mode) every net is planned with; per-layer RFs are dropped.
-DEPLOYED_YAML = REPO / "hls_config" / "squeezenet_fmnist.yml"
+SETTINGS_YAML = REPO / "hls_config" / "squeezenet_fmnist.yml"
 PREVIOUS_MODEL = "squeezenet_fmnist"  # deployed until squeezenet_fmnist_fast replaced it
 MARKED = ("deployed", "previous")  # row-name prefixes of the committed full-schedule designs
 
@@ -39,12 +39,12 @@ def budget80():
 
 
 def plan_model(model_path: Path, tmp: Path, da: bool = True) -> dict:
-    """Optimizer plan of a model under the deployed YAML's settings (its per-layer RFs dropped)."""
+    """Optimizer plan of a model under SETTINGS_YAML's settings (its per-layer RFs dropped)."""
     from hw.hls.config import read_yaml
     from hw.plan import BudgetError, from_config
     from hw.plan.optimize import optimize
 
-    raw = json.loads(json.dumps(read_yaml(DEPLOYED_YAML)))  # plain dict
+    raw = json.loads(json.dumps(read_yaml(SETTINGS_YAML)))  # plain dict
     raw["KerasModel"] = str(model_path.resolve())
     raw["OutputDir"] = str(tmp / model_path.stem)
     raw["HLSConfig"]["LayerName"] = {}
