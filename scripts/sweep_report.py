@@ -6,8 +6,8 @@ accuracy on all 10,000 test images, bit-exact with the C simulation by the proje
 converted with hls4ml using squeezenet_fmnist's YAML settings and planned by the calibrated planner's
 folding optimizer, choosing per layer between the Resource strategy (every valid RF) and, for the
 small layers, hls4ml's distributed_arithmetic (da4ml's cost), with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The two
-committed full-schedule designs (the deployed one, host.deployed, and the one it replaced) are
-planned the same way and marked. Writes a table (stdout, and --markdown)
+committed full-schedule designs (the deployed one, host.deployed, the one it replaced, and the
+sweep's most accurate point trained on the full schedule) are planned the same way and marked. Writes a table (stdout, and --markdown)
 and a Pareto plot (PNG).
 
     python scripts/sweep_report.py [--plot docs/sweep_pareto.png] [--markdown docs/SWEEP.md]
@@ -27,7 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 # Global settings (IOType, precisions, FIFO mode) every net is planned with; per-layer RFs are dropped.
 SETTINGS_YAML = REPO / "hls_config" / "squeezenet_fmnist.yml"
 PREVIOUS_MODEL = "squeezenet_fmnist"  # deployed until squeezenet_fmnist_fast replaced it
-MARKED = ("deployed", "previous")  # row-name prefixes of the committed full-schedule designs
+ACCURATE_MODEL = "squeezenet_fmnist_accurate"  # the sweep's most accurate point (SR 0.5) on the full schedule
+# The committed full-schedule designs, as (row-name prefix, model, marker colour).
+COMMITTED = (("previous", PREVIOUS_MODEL, "orange"), ("deployed", DEPLOYED_MODEL, "red"),
+             ("accurate", ACCURATE_MODEL, "tab:blue"))
+MARKED = tuple(label for label, _, _ in COMMITTED)  # row-name prefixes of the committed full-schedule designs
 
 
 def budget80():
@@ -91,7 +95,7 @@ def collect(tmp: Path) -> list[dict]:
                "test_images": meta["test_images"]}
         row.update(plan_model(SWEEP_DIR / f"{point.name}.keras", tmp))
         rows.append(row)
-    for label, name in (("previous", PREVIOUS_MODEL), ("deployed", DEPLOYED_MODEL)):
+    for label, name, _ in COMMITTED:
         rows.append(committed_row(model_path(name), f"{label} ({name})", tmp))
     return rows
 
@@ -122,6 +126,36 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+TARGET_IMAGES_PER_S = 10_000  # issue 12's throughput target at 100 MHz
+TARGET_ACCURACY = 0.935  # and its fixed-point accuracy target
+
+
+def targets(rows: list[dict]) -> list[str]:
+    """What each target costs, over every row that fits (sweep and committed): the best accuracy at
+    >= 10,000 images/s and the best images/s at >= 93.5 %, or that no row reaches the target."""
+    fits = [r for r in rows if r.get("fits")]
+    fast = [r for r in fits if r["images_per_s"] >= TARGET_IMAGES_PER_S]
+    accurate = [r for r in fits if r["accuracy"] >= TARGET_ACCURACY]
+    out = []
+    if fast:
+        b = max(fast, key=lambda r: (r["accuracy"], r["images_per_s"]))
+        out.append(f"best accuracy at >= {TARGET_IMAGES_PER_S:,} images/s: {100 * b['accuracy']:.2f} % "
+                   f"({b['name']}, {b['images_per_s']:,.0f} images/s, {b['schedule']} epochs; limit: {b['limit']})")
+    else:
+        out.append(f"best accuracy at >= {TARGET_IMAGES_PER_S:,} images/s: no row reaches {TARGET_IMAGES_PER_S:,} images/s")
+    if accurate:
+        b = max(accurate, key=lambda r: (r["images_per_s"], r["accuracy"]))
+        out.append(f"best images/s at >= {100 * TARGET_ACCURACY:.1f} %: {b['images_per_s']:,.0f} images/s "
+                   f"({b['name']}, {100 * b['accuracy']:.2f} %, {b['schedule']} epochs; limit: {b['limit']})")
+    else:
+        best = max(fits, key=lambda r: r["accuracy"])
+        out.append(f"best images/s at >= {100 * TARGET_ACCURACY:.1f} %: no row reaches {100 * TARGET_ACCURACY:.1f} % "
+                   f"(the most accurate: {best['name']}, {100 * best['accuracy']:.2f} % at {best['images_per_s']:,.0f} images/s)")
+    both = [r for r in fast if r["accuracy"] >= TARGET_ACCURACY]
+    out.append("both targets at once: " + (", ".join(r["name"] for r in both) if both else "no row"))
+    return out
+
+
 def pareto(rows: list[dict]) -> list[dict]:
     """Rows no other row beats in both accuracy and images/s (sweep rows only: one schedule)."""
     pts = [r for r in rows if r.get("fits") and not r["name"].startswith(MARKED)]
@@ -146,11 +180,11 @@ def plot(rows: list[dict], path: Path) -> None:
                     textcoords="offset points")
     front = sorted(pareto(rows), key=lambda r: r["images_per_s"])
     ax.plot([r["images_per_s"] for r in front], [100 * r["accuracy"] for r in front], "k--", lw=0.8, label="Pareto front")
+    colour = {label: c for label, _, c in COMMITTED}
     for r in fits:
         if r["name"].startswith(MARKED):
             ax.scatter([r["images_per_s"]], [100 * r["accuracy"]], marker="*", s=250,
-                       c="red" if r["name"].startswith("deployed") else "orange",
-                       label=f"{r['name']} ({r['schedule']} epochs)")
+                       c=colour[r["name"].split(" ")[0]], label=f"{r['name']} ({r['schedule']} epochs)")
     shown = [100 * r["accuracy"] for r in fits if r["accuracy"] >= 0.8]
     ax.set_ylim(min(shown) - 1, max(max(shown), 93.5) + 0.7)
     off = [f"{r['name']}: {100 * r['accuracy']:.1f} % (off the axis)" for r in fits if r["accuracy"] < 0.8]
@@ -180,9 +214,11 @@ def main(argv=None) -> int:
     table = markdown(rows)
     print(table)
     print("Pareto front (sweep rows): " + ", ".join(r["name"] for r in pareto(rows)))
+    summary = targets(rows)
+    print("\n".join(summary))
     Path(args.json).write_text(json.dumps(rows, indent=1))
     if args.markdown:
-        Path(args.markdown).write_text(table + "\n")
+        Path(args.markdown).write_text(table + "\n\n" + "\n".join(f"* {line}" for line in summary) + "\n")
     plot(rows, Path(args.plot))
     print(f"wrote {args.plot} and {args.json}")
     return 0
