@@ -20,14 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from host.deployed import DEPLOYED_MODEL, model_path
+from host.deployed import ACCURATE_MODEL, DEPLOYED_MODEL, PREVIOUS_MODEL, model_path
 
 REPO = Path(__file__).resolve().parents[1]
 
 # Global settings (IOType, precisions, FIFO mode) every net is planned with; per-layer RFs are dropped.
 SETTINGS_YAML = REPO / "hls_config" / "squeezenet_fmnist.yml"
-PREVIOUS_MODEL = "squeezenet_fmnist"  # deployed until squeezenet_fmnist_fast replaced it
-ACCURATE_MODEL = "squeezenet_fmnist_accurate"  # the sweep's most accurate point (SR 0.5) on the full schedule
 # The committed full-schedule designs, as (row-name prefix, model, marker colour).
 COMMITTED = (("previous", PREVIOUS_MODEL, "orange"), ("deployed", DEPLOYED_MODEL, "red"),
              ("accurate", ACCURATE_MODEL, "tab:blue"))

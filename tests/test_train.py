@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from host.deployed import DEPLOYED_MODEL
+from host.deployed import ACCURATE_MODEL, DEPLOYED_MODEL, PREVIOUS_MODEL, model_path
 from hw.model import ArchSpec, build_squeezenet
 
 REPO_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -117,6 +117,16 @@ def test_deployed_model_metadata(deployed_model, deployed_model_path):
     _check_meta(meta, deployed_model, _n_test(meta))
 
 
+@pytest.mark.parametrize("name", [PREVIOUS_MODEL, ACCURATE_MODEL])
+def test_other_committed_designs_metadata(name):
+    """The front's other full-schedule nets carry the same promised, self-consistent metadata."""
+    from hw.model import load_model
+
+    meta = json.loads(model_path(name).with_suffix(".json").read_text())
+    assert meta["name"] == name and meta["dataset"] == "fashion-mnist"
+    _check_meta(meta, load_model(model_path(name)), _n_test(meta))
+
+
 def test_arch_json_takes_a_committed_models_metadata(deployed_model, deployed_model_path):
     """--arch-json hw/models/<name>.json rebuilds that model's architecture: same layers, same kernels."""
     from hw.model.train import read_arch_json
@@ -124,6 +134,17 @@ def test_arch_json_takes_a_committed_models_metadata(deployed_model, deployed_mo
     rebuilt = build_squeezenet(ArchSpec.from_dict(read_arch_json(deployed_model_path.with_suffix(".json"))))
     shapes = {l.name: tuple(l.kernel.shape) for l in rebuilt.layers if hasattr(l, "kernel")}
     assert shapes and shapes == {l.name: tuple(l.kernel.shape) for l in deployed_model.layers if hasattr(l, "kernel")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [PREVIOUS_MODEL, ACCURATE_MODEL])
+def test_other_committed_designs_accuracy_reproduces(name, fmnist):
+    """The README's front quotes these nets' recorded accuracies: re-evaluation gives them exactly."""
+    from hw.model import load_model
+
+    meta = json.loads(model_path(name).with_suffix(".json").read_text())
+    n = _n_test(meta)
+    assert _correct(load_model(model_path(name)), fmnist.x_test[:n], fmnist.y_test[:n]) == round(meta["fixed_point_test_accuracy"] * n)
 
 
 @pytest.mark.slow
