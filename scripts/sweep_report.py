@@ -5,7 +5,7 @@ Each trained net of hw.model.sweep (hw/models/sweep/<name>.json: the HGQ2 model'
 accuracy on all 10,000 test images, bit-exact with the C simulation by the project's contract) is
 converted with hls4ml using squeezenet_fmnist's YAML settings and planned by the calibrated planner's
 folding optimizer, choosing per layer between the Resource strategy (every valid RF) and, for the
-small layers, hls4ml's distributed_arithmetic (da4ml's cost), with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The two
+small layers, hls4ml's distributed_arithmetic (da4ml's cost), with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The
 committed full-schedule designs (the deployed one, host.deployed, the one it replaced, and the
 sweep's most accurate point trained on the full schedule) are planned the same way and marked. Writes a table (stdout, and --markdown)
 and a Pareto plot (PNG).
