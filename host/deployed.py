@@ -15,7 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOYED_MODEL = "squeezenet_fmnist_fast"
 # The other committed full-schedule designs the co-design front shows (scripts/sweep_report.py):
 PREVIOUS_MODEL = "squeezenet_fmnist"  # deployed until squeezenet_fmnist_fast replaced it; 4.3x slower
-ACCURATE_MODEL = "squeezenet_fmnist_accurate"  # the sweep's SR 0.5 point on the full schedule: the most accurate
+ACCURATE_MODEL = "squeezenet_fmnist_accurate"  # the sweep's SR 0.5 point on the full schedule
+SR750_MODEL = "squeezenet_fmnist_sr750"  # SR 0.75 on the full schedule, the paper's SR saturation point
+# Every committed full-schedule design of the front, as (short label, model name), in order of size.
+FRONT_DESIGNS = (("deployed", DEPLOYED_MODEL), ("previous", PREVIOUS_MODEL), ("accurate", ACCURATE_MODEL),
+                 ("sr750", SR750_MODEL))
 
 
 def model_path(name: str = DEPLOYED_MODEL) -> Path:

@@ -7,7 +7,7 @@ converted with hls4ml using squeezenet_fmnist's YAML settings and planned by the
 folding optimizer, choosing per layer between the Resource strategy (every valid RF) and, for the
 small layers, hls4ml's distributed_arithmetic (da4ml's cost), with every resource capped at 80 % of the XC7Z020 (BRAM18, DSP, LUT). The
 committed full-schedule designs (the deployed one, host.deployed, the one it replaced, and the
-sweep's most accurate point trained on the full schedule) are planned the same way and marked. Writes a table (stdout, and --markdown)
+sweep's SR 0.5 and SR 0.75 points trained on the full schedule) are planned the same way and marked. Writes a table (stdout, and --markdown)
 and a Pareto plot (PNG).
 
     python scripts/sweep_report.py [--plot docs/sweep_pareto.png] [--markdown docs/SWEEP.md]
@@ -20,15 +20,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from host.deployed import ACCURATE_MODEL, DEPLOYED_MODEL, PREVIOUS_MODEL, model_path
+from host.deployed import FRONT_DESIGNS, model_path
 
 REPO = Path(__file__).resolve().parents[1]
 
 # Global settings (IOType, precisions, FIFO mode) every net is planned with; per-layer RFs are dropped.
 SETTINGS_YAML = REPO / "hls_config" / "squeezenet_fmnist.yml"
 # The committed full-schedule designs, as (row-name prefix, model, marker colour).
-COMMITTED = (("previous", PREVIOUS_MODEL, "orange"), ("deployed", DEPLOYED_MODEL, "red"),
-             ("accurate", ACCURATE_MODEL, "tab:blue"))
+COLOURS = {"deployed": "red", "previous": "orange", "accurate": "tab:blue", "sr750": "tab:purple"}
+COMMITTED = tuple((label, name, COLOURS[label]) for label, name in FRONT_DESIGNS)
 MARKED = tuple(label for label, _, _ in COMMITTED)  # row-name prefixes of the committed full-schedule designs
 
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from host.deployed import ACCURATE_MODEL, DEPLOYED_MODEL, PREVIOUS_MODEL, model_path
+from host.deployed import DEPLOYED_MODEL, FRONT_DESIGNS, model_path
 from hw.model import ArchSpec, build_squeezenet
 
 REPO_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -117,7 +117,7 @@ def test_deployed_model_metadata(deployed_model, deployed_model_path):
     _check_meta(meta, deployed_model, _n_test(meta))
 
 
-@pytest.mark.parametrize("name", [PREVIOUS_MODEL, ACCURATE_MODEL])
+@pytest.mark.parametrize("name", [n for _, n in FRONT_DESIGNS if n != DEPLOYED_MODEL])
 def test_other_committed_designs_metadata(name):
     """The front's other full-schedule nets carry the same promised, self-consistent metadata."""
     from hw.model import load_model
@@ -137,7 +137,7 @@ def test_arch_json_takes_a_committed_models_metadata(deployed_model, deployed_mo
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [PREVIOUS_MODEL, ACCURATE_MODEL])
+@pytest.mark.parametrize("name", [n for _, n in FRONT_DESIGNS if n != DEPLOYED_MODEL])
 def test_other_committed_designs_accuracy_reproduces(name, fmnist):
     """The README's front quotes these nets' recorded accuracies: re-evaluation gives them exactly."""
     from hw.model import load_model
