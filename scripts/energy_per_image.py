@@ -72,12 +72,12 @@ def plot(rows: dict[str, dict], path: Path) -> None:
 
     kinds = [("compute_uJ", "compute (8-bit MACs)"), ("weights_onchip_uJ", "weights on chip"),
              ("weights_ddr_once_uJ", "weights from DDR, once/image"), ("weights_ddr_every_use_uJ", "weights from DDR, every use")]
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     w = 0.8 / len(kinds)
     for i, (k, label) in enumerate(kinds):
         ax.bar([j + i * w for j in range(len(rows))], [max(e[k], 1e-3) for e in rows.values()], w, label=label)
     ax.set_yscale("log")
-    ax.set_xticks([j + 0.4 - w / 2 for j in range(len(rows))], list(rows))
+    ax.set_xticks([j + 0.4 - w / 2 for j in range(len(rows))], list(rows), rotation=15, ha="right", fontsize=8)
     ax.set_ylabel("energy per image (uJ, log)")
     ax.set_title(f"Energy per image from the planner's MACs and weights ({SOURCE})", fontsize=8)
     ax.legend(fontsize=8)
