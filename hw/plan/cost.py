@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from hw.chip import XC7Z020, Chip
 from hw.plan.graph import DA, Layer
-from hw.plan.resources import (BRAM18_BITS, STORAGE, Budget, BudgetError, CycleModel, MultRule, fifo_cost,
-                                memory_bram18)
+from hw.plan.resources import (BRAM18_BITS, STORAGE, Budget, BudgetError, CycleModel, MemoryRule, MultRule, fifo_cost,
+                                index_table, memory_bram18)
 
 FIFO_MODES = ("full", "min")
 DEFAULT_FIFO = "min"  # the depths hw.hls.fifo sets in the project
@@ -55,7 +55,8 @@ def fifo_depths(layer: Layer, mode: str = DEFAULT_FIFO) -> list[int]:
     return list(layer.stream_depths)
 
 
-def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str = DEFAULT_FIFO) -> Layer:
+def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str = DEFAULT_FIFO,
+               memory: MemoryRule = MemoryRule()) -> Layer:
     """A copy of `layer` with every resource and cycle figure filled in for ReuseFactor rf."""
     L = replace(layer, rf=rf)
     in_px, out_px = _pixels(L.in_shape), _pixels(L.out_shape)
@@ -74,12 +75,13 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
             L.ii_cycles = in_px * cyc.pool_ii + 3
         elif L.kind == "relu":  # a single pixel is no loop: 2 cycles
             L.ii_cycles = in_px + cyc.elementwise_depth if in_px > 1 else 2
-        elif L.kind in ("gap", "pad", "clone"):
+        elif L.kind in ("gap", "clone"):
             L.ii_cycles = in_px
-        else:
-            L.ii_cycles = out_px
+        else:  # pad (nnet::zeropad2d_cl writes every output pixel: 34x34 = 1,156 + 3 cycles in the
+            L.ii_cycles = out_px  # U-Net report), concat, add: one output pixel per cycle
         L.fill_cycles = L.in_shape[1] + 2 if L.kind == "pool" else (in_px if L.kind == "gap" else 2)
         L.lut = 30 + (int(L.out_shape[2]) * L.out_bits // 4 if L.kind in ("pool", "add", "relu") else 0)
+        L.ff = 20 + (int(L.out_shape[2]) * L.out_bits if L.kind in ("pool", "add", "concat") else 0)
         return L
     n = L.n_in * L.n_out
     if L.strategy == DA:
@@ -101,8 +103,12 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
         L.weight_bram18 = memory_bram18(rf, width)
     elif rf > 1:
         L.weight_lut_rom = width * math.ceil(rf / 64)
-    L.lut += L.weight_lut_rom
-    L.bram18 += L.weight_bram18
+    depth, bits = index_table(rf, L.n_in)
+    L.index_bram18, L.index_lut = memory.rom(depth, bits)
+    L.lut += L.weight_lut_rom + L.index_lut
+    L.bram18 += L.weight_bram18 + L.index_bram18
+    # registers: each lane's accumulator and its two operands, the output word, control
+    L.ff = L.mults * (acc_bits + L.a_bits + L.w_bits) + L.n_out * L.out_bits // max(rf // L.n_in, 1) + 100
     out_cost = cyc.output_pixel(rf, L.n_in)
     if L.kind == "conv":
         L.lutram += (L.kernel - 1) * int(L.in_shape[2]) * L.a_bits * math.ceil(int(L.in_shape[1]) / 32)

@@ -55,6 +55,9 @@ class Layer:
     bram18: int = 0
     weight_bram18: int = 0
     weight_lut_rom: int = 0
+    index_bram18: int = 0  # RF > n_in: hls4ml's output-index table (hw.plan.resources.MemoryRule)
+    index_lut: int = 0
+    ff: int = 0  # flip-flops (estimate: accumulators, operand registers, control)
     fifo_bram18: int = 0
     fifo_lutram: int = 0
     ii_cycles: int = 0

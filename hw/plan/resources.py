@@ -37,21 +37,25 @@ class Budget:
 class MultRule:
     """Which products of a Resource-strategy layer go to DSP48E1s and which to LUTs.
 
-    'auto' is what the HLS tools did in the reports (hw.plan.calibration):
-      * RF = 1: the weights are constants; products with both operands <= 8 bits are LUT shift-adds
-        (Vitis HLS 2023.2 LeNet-5, 8x8 bits: 0 DSP in every conv/dense), wider ones one DSP each
-        (hls4ml's Dense 16->5 fixture, 16x16 bits: 73 DSP for 80 products, constant zeros and
-        powers of two not modelled).
-      * RF > n_in: each lane feeds its own accumulator, and every product becomes a DSP multiply-add
-        (`mac_muladd`), even 4x4 bits (Vivado HLS 2020.1: conv 16x4 bits 4/4, dense 4x4 bits 5/5).
-      * RF <= n_in: n_in/RF products per accumulator per cycle; HLS fuses every other product of
-        the adder tree into a DSP multiply-add and builds the rest in LUTs (4x4 bits: 64/128, 256/512).
+    'auto' is what the HLS tools did in the reports (hw.plan.calibration, hw.plan.fit):
+      * RF = 1: the weights are constants; products with both operands <= const_lut_max_bits are LUT
+        shift-adds (Vitis HLS 2023.2 LeNet-5, 8x8 bits: 0 DSP in every conv/dense), wider ones one DSP
+        each (hls4ml's Dense 16->5 fixture, 16x16 bits: 73 DSP for 80 products).
+      * RF > 1: products whose operands are both <= lut_max_bits are fabric (Vivado HLS 2019.2 jet
+        tagger, 7x7 bits at RF 64: 0 DSP in fc2/fc3/output); the others are DSP multiply-adds, one per
+        product when each lane has its own accumulator (RF > n_in) and a share `share_rf_le_nin`
+        of them for an adder tree of n_in/RF products (Vivado HLS 2020.1, 4x4 bits: 64/128;
+        Vitis HLS 2024.2, 6x6 bits: every product a `mac_muladd`). The per-tool values are fitted
+        on the public builds (hw.plan.fit.TOOL_RULES); the defaults are the ones the project's
+        designs were planned with.
     'fabric' = every product in LUTs (`config_op mul -impl fabric`); 'pack' = two products of
     <= 8-bit operands per DSP48E1 (WP486 INT8 packing, needs a custom kernel, not stock hls4ml).
     """
 
     impl: str = "auto"  # auto | fabric | pack
     const_lut_max_bits: int = 8
+    lut_max_bits: int = 0  # RF > 1: both operands <= this -> fabric (0: never)
+    share_rf_le_nin: float = 0.5
 
     def dsp_share(self, a_bits: int, w_bits: int, rf: int, n_in: int) -> float:
         """Share of the layer's products (multipliers) that are DSP48E1s."""
@@ -63,7 +67,9 @@ class MultRule:
             return 0.5
         if rf == 1:
             return 0.0 if max(a_bits, w_bits) <= self.const_lut_max_bits else 1.0
-        return 1.0 if rf > n_in else 0.5
+        if max(a_bits, w_bits) <= self.lut_max_bits:
+            return 0.0
+        return 1.0 if rf > n_in else self.share_rf_le_nin
 
     def dsp_per_product(self, a_bits: int, w_bits: int) -> int:
         lo, hi = sorted((a_bits, w_bits))
@@ -73,6 +79,38 @@ class MultRule:
     def lut_mult(a_bits: int, w_bits: int) -> int:
         """LUTs of one a_bits x w_bits product built in fabric."""
         return a_bits * w_bits // 2 + a_bits + w_bits
+
+
+@dataclass(frozen=True)
+class MemoryRule:
+    """Where the HLS tool puts hls4ml's RF > n_in output-index table.
+
+    hls4ml's `dense_resource_rf_gt_nin_rem0` (nnet_dense_resource.h) fills `int outidx[rufactor]`
+    in its IndexLoop; the tool narrows it to the ceil(log2(RF / n_in)) bits its values need and, the
+    loop being constant, folds it into a ROM: no IndexLoop cycles in any report (U-Net RF 1152:
+    ReuseLoop 1157 cycles; xc7a35t RF 50: 50-51). A table of more than rom_lut_max_bits bits is
+    BRAM18, a smaller one LUT ROM. Reports: Vivado HLS 2020.1 keeps the 64x1 table in LUTs
+    (MNIST CNN output dense) and puts the 1152x4 one in a BRAM_18K (U-Net conv, 16-bit); Vitis HLS
+    2024.2 keeps a 50x1 table out of BRAM (xc7a35t conv1). The weights themselves carry
+    `RESOURCE core=ROM_nP_BRAM` in the template: BRAM18 in every report (even 250 bits).
+    """
+
+    rom_lut_max_bits: int = 1024
+
+    def rom(self, depth: int, width: int) -> tuple[int, int]:
+        """(BRAM18, LUT) of a depth x width constant table."""
+        if depth <= 0 or width <= 0:
+            return 0, 0
+        if depth * width <= self.rom_lut_max_bits:
+            return 0, width * math.ceil(depth / 64)
+        return memory_bram18(depth, width), 0
+
+
+def index_table(rf: int, n_in: int) -> tuple[int, int]:
+    """(depth, bits) of hls4ml's RF > n_in output-index table; (0, 0) where the kernel has none."""
+    if rf <= n_in or n_in <= 0:
+        return 0, 0
+    return rf, max(1, math.ceil(math.log2(max(rf // n_in, 2))))
 
 
 @dataclass(frozen=True)
