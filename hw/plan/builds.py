@@ -91,6 +91,10 @@ BUILDS = (
           notes="Conv1D encoder, io_stream, Resource RF 2-3, 8-bit weights, 24-bit data; synthesis only"),
 )
 
+# the instances of a PYNQ-Z2 block design around the accelerator (hls4ml's VivadoAccelerator / Pynq
+# designs and this project's scripts/build_bitstream.sh: PS7, AXI DMA on HP0, interconnects, reset)
+SHELL_PARTS = ("processing_system7_0", "axi_dma_0", "axi_mem_intercon", "ps7_0_axi_periph", "rst_ps7_0_100M")
+
 # the per-layer function of each planner kind (the report that holds the whole layer)
 _LAYER_FN = re.compile(r"^(conv_[12]d_cl|pointwise_conv_[12]d_cl|dense|pooling[12]d_cl|relu|linear|zeropad[12]d_cl|"
                        r"concatenate[123]d|global_pooling[12]d_cl)_array_.*_config(\d+)_s$")
@@ -178,6 +182,16 @@ def _placed(path: Path, build: Build) -> dict:
         out["ip"] = conv(ip[0])
         out["layers"] = {f"config{m.group(1)}": conv(v) for _, name, v in rows
                          if (m := re.search(r"_config(\d+)_U0$", name))}
+        # the block design around the IP: the whole design less the IP, and its named parts
+        out["shell"] = {k: out["design"][k] - out["ip"][k] for k in out["design"]}
+        # the HLS IP less its network (grp_myproject...): the AXI wrapper hls4ml wrapped around it
+        inner = [v for _, name, v in rows if name.startswith("grp_myproject")]
+        if inner:
+            out["wrapper"] = {k: out["ip"][k] - conv(inner[0])[k] for k in out["ip"]}
+        out["shell_parts"] = {}
+        for _, name, v in rows:
+            if name in SHELL_PARTS and name not in out["shell_parts"]:
+                out["shell_parts"][name] = conv(v)
         return out
     from hw.flow.reports import parse_utilization
 
@@ -189,9 +203,31 @@ def _placed(path: Path, build: Build) -> dict:
     return out
 
 
+MNIST = Build("mnist_cnn_4b", "vivado_hls_2020.1", "xc7z020clg400-1",
+              "Spehic/Diplomska-hls4ml @ 08539a92, mnist/qkeras-pruned/my-hls-test/",
+              "xc7z020_mnist_cnn_hls4ml1.0_vivadohls2020.1", "", "csynth", "myproject",
+              notes="QKeras MNIST CNN, io_stream, Resource RF 72/50, 4-bit weights; no firmware published: "
+                    "rebuilt in hls4ml from its config (hw.plan.calibration), matched by layer index")
+
+
+def _mnist_layers() -> list[Layer]:
+    """The MNIST CNN rebuilt in hls4ml (its firmware is not in the repository), named config<index>."""
+    from dataclasses import replace
+
+    from hw.plan import calibration as K
+
+    layers, index = K._convert(*K._mnist_cnn())
+    return [replace(l, name=f"config{index[l.name]}") for l in layers]
+
+
 def extract(reports_dir: Path = REPORTS_DIR) -> dict:
     """Every build's layers (as compiled) and report figures, read from the real files."""
     builds = {}
+    base = reports_dir / MNIST.folder
+    if not base.is_dir():
+        raise BuildError(f"{base}: report folder missing")
+    builds[MNIST.key] = {"build": asdict(MNIST), "layers": [asdict(l) for l in _mnist_layers()],
+                         "reports": _layer_reports(base / MNIST.reports), "top": _top(base / MNIST.reports, MNIST.top)}
     for b in BUILDS:
         base = reports_dir / b.folder
         if not base.is_dir():

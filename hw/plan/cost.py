@@ -74,7 +74,7 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
         if L.kind == "pool":
             L.ii_cycles = in_px * cyc.pool_ii + 3
         elif L.kind == "relu":  # a single pixel is no loop: 2 cycles
-            L.ii_cycles = in_px + cyc.elementwise_depth if in_px > 1 else 2
+            L.ii_cycles = in_px + cyc.elementwise_depth if in_px > 1 else cyc.single_pixel
         elif L.kind in ("gap", "clone"):
             L.ii_cycles = in_px
         else:  # pad (nnet::zeropad2d_cl writes every output pixel: 34x34 = 1,156 + 3 cycles in the
@@ -91,16 +91,17 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
     share = mult.dsp_share(L.a_bits, L.w_bits, rf, L.n_in)
     dsp_mults = math.ceil(share * L.mults)
     L.dsp = float(dsp_mults * mult.dsp_per_product(L.a_bits, L.w_bits))
-    acc_bits = L.a_bits + L.w_bits + math.ceil(math.log2(L.n_in))
+    acc_bits = L.acc_bits or L.a_bits + L.w_bits + math.ceil(math.log2(L.n_in))
     # Lanes that read the same kernel-window element share one RF:1 input mux (n_in/RF distinct ones
     # for RF <= n_in); for RF > n_in each lane's accumulator index also walks RF/n_in outputs.
     in_mux = max(1, L.n_in // rf) * L.a_bits * math.ceil((min(rf, L.n_in) - 1) / 3)
     acc_mux = L.mults * acc_bits * math.ceil((rf // L.n_in - 1) / 3) if rf > L.n_in else 0
-    L.lut = ((L.mults - dsp_mults) * mult.lut_mult(L.a_bits, L.w_bits) + L.mults * acc_bits + in_mux + acc_mux
+    fabric = mult.lut_const_mult if rf == 1 else mult.lut_mult
+    L.lut = ((L.mults - dsp_mults) * fabric(L.a_bits, L.w_bits) + L.mults * acc_bits + in_mux + acc_mux
              + 200)
     width = L.mults * L.w_bits
     if rf > 1 and L.kind in ("conv", "dense"):
-        L.weight_bram18 = memory_bram18(rf, width)
+        L.weight_bram18, L.weight_lut_rom = memory.weights(rf, width)
     elif rf > 1:
         L.weight_lut_rom = width * math.ceil(rf / 64)
     depth, bits = index_table(rf, L.n_in)

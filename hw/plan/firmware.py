@@ -94,6 +94,10 @@ def _array_size(types: dict, name: str) -> int:
     return size
 
 
+def _acc(types: dict, struct_types: dict) -> int:
+    return _scalar_width(types, struct_types["accum_t"]) if "accum_t" in struct_types else 0
+
+
 def read(firmware: str | Path, backend: str) -> list[Layer]:
     """Planner layers, in dataflow order, of the hls4ml project whose `firmware/` folder is given;
     each is named `config<N>` after its report (N = the number in its config struct)."""
@@ -149,7 +153,7 @@ def read(firmware: str | Path, backend: str) -> list[Layer]:
                                 n_in=n_in, n_out=n_out, w_bits=_scalar_width(types, tw["weight_t"]),
                                 b_bits=_scalar_width(types, tw.get("bias_t", tw["weight_t"])),
                                 rf=int(c["reuse_factor"]), strategy=(strat.group(1) if strat else "latency").lower(),
-                                in_pack=c["n_chan"], **common))
+                                in_pack=c["n_chan"], acc_bits=_acc(types, tw), **common))
         elif kind == "dense":
             strat = _STRATEGY.search(body)
             tw = {t: s for s, t in _TYPEDEF_IN_STRUCT.findall(body)}
@@ -157,7 +161,7 @@ def read(firmware: str | Path, backend: str) -> list[Layer]:
                                 n_in=c["n_in"], n_out=c["n_out"], w_bits=_scalar_width(types, tw["weight_t"]),
                                 b_bits=_scalar_width(types, tw.get("bias_t", tw["weight_t"])),
                                 rf=int(c["reuse_factor"]), strategy=(strat.group(1) if strat else "latency").lower(),
-                                in_pack=_array_size(types, in_t), **common))
+                                in_pack=_array_size(types, in_t), acc_bits=_acc(types, tw), **common))
         elif kind == "pool":
             layers.append(Layer(kind="pool", kernel=c.get("pool_height", c.get("pool_width", 1)),
                                 in_shape=(c.get("in_height", 1), c["in_width"], c["n_filt"]),

@@ -40,6 +40,7 @@ class Layer:
     b_bits: int = 0
     a_bits: int = 0
     out_bits: int = 0
+    acc_bits: int = 0  # accumulator width as hls4ml typed it (0: a + w + log2(n_in), the full width)
     n_outputs: int = 1  # streams leaving this layer (clone: one per reader)
     stream_depths: tuple = ()  # depth of each output stream as the hls4ml project sets it (hw.hls.fifo)
     strategy: str = ""  # hls4ml's strategy attribute of a weighted layer
@@ -118,6 +119,8 @@ def layers_from_hls(hls_model) -> list[Layer]:
                     raise BudgetError(f"{hl.name}: only square kernels are modelled")
                 n_in, n_out = k * k * int(hl.get_attr("n_chan")), int(hl.get_attr("n_filt"))
             bias = hl.weights.get("bias")
+            acc = hl.get_attr("accum_t")
+            common["acc_bits"] = int(acc.precision.width) if acc is not None and hasattr(acc, "precision") else 0
             out.append(Layer(kind=WEIGHTED[cls], kernel=k, n_in=n_in, n_out=n_out, w_bits=_width(hl.weights["weight"]),
                              b_bits=_width(bias) if bias is not None else 0, rf=int(hl.get_attr("reuse_factor")),
                              strategy=strategy, in_pack=in_pack,

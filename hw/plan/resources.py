@@ -43,9 +43,10 @@ class MultRule:
         each (hls4ml's Dense 16->5 fixture, 16x16 bits: 73 DSP for 80 products).
       * RF > 1: products whose operands are both <= lut_max_bits are fabric (Vivado HLS 2019.2 jet
         tagger, 7x7 bits at RF 64: 0 DSP in fc2/fc3/output); the others are DSP multiply-adds, one per
-        product when each lane has its own accumulator (RF > n_in) and a share `share_rf_le_nin`
-        of them for an adder tree of n_in/RF products (Vivado HLS 2020.1, 4x4 bits: 64/128;
-        Vitis HLS 2024.2, 6x6 bits: every product a `mac_muladd`). The per-tool values are fitted
+        product when each lane has its own accumulator (RF > n_in) and, for an adder tree of n_in/RF
+        products, a share `share_rf_le_nin` of them while the wider operand is <= share_max_bits
+        (Vivado HLS 2020.1, 4x4 bits: 64/128) and all of them above (Vivado HLS 2020.1, 24x8 bits:
+        160/160; Vitis HLS 2024.2, 6x6 bits: every product a `mac_muladd`). The per-tool values are fitted
         on the public builds (hw.plan.fit.TOOL_RULES); the defaults are the ones the project's
         designs were planned with.
     'fabric' = every product in LUTs (`config_op mul -impl fabric`); 'pack' = two products of
@@ -56,6 +57,7 @@ class MultRule:
     const_lut_max_bits: int = 8
     lut_max_bits: int = 0  # RF > 1: both operands <= this -> fabric (0: never)
     share_rf_le_nin: float = 0.5
+    share_max_bits: int = 99  # RF <= n_in: the share applies while the wider operand is <= this; all DSP above
 
     def dsp_share(self, a_bits: int, w_bits: int, rf: int, n_in: int) -> float:
         """Share of the layer's products (multipliers) that are DSP48E1s."""
@@ -69,7 +71,9 @@ class MultRule:
             return 0.0 if max(a_bits, w_bits) <= self.const_lut_max_bits else 1.0
         if max(a_bits, w_bits) <= self.lut_max_bits:
             return 0.0
-        return 1.0 if rf > n_in else self.share_rf_le_nin
+        if rf > n_in or max(a_bits, w_bits) > self.share_max_bits:
+            return 1.0
+        return self.share_rf_le_nin
 
     def dsp_per_product(self, a_bits: int, w_bits: int) -> int:
         lo, hi = sorted((a_bits, w_bits))
@@ -77,8 +81,16 @@ class MultRule:
 
     @staticmethod
     def lut_mult(a_bits: int, w_bits: int) -> int:
-        """LUTs of one a_bits x w_bits product built in fabric."""
+        """LUTs of one a_bits x w_bits product built in fabric (a weight read from a ROM)."""
         return a_bits * w_bits // 2 + a_bits + w_bits
+
+    @staticmethod
+    def lut_const_mult(a_bits: int, w_bits: int) -> int:
+        """LUTs of a product by a constant weight (RF = 1: the weights are wired in and the tool
+        builds shift-adds, one adder of ~a_bits per pair of weight bits). Vivado HLS 2020.1 U-Net,
+        4x4 bits, RF 1: 2,298-14,679 LUT for 108-2,304 products with their 4-bit accumulators,
+        i.e. 6-21 LUT a product."""
+        return math.ceil(a_bits * w_bits / 4)
 
 
 @dataclass(frozen=True)
@@ -92,10 +104,20 @@ class MemoryRule:
     BRAM18, a smaller one LUT ROM. Reports: Vivado HLS 2020.1 keeps the 64x1 table in LUTs
     (MNIST CNN output dense) and puts the 1152x4 one in a BRAM_18K (U-Net conv, 16-bit); Vitis HLS
     2024.2 keeps a 50x1 table out of BRAM (xc7a35t conv1). The weights themselves carry
-    `RESOURCE core=ROM_nP_BRAM` in the template: BRAM18 in every report (even 250 bits).
+    `RESOURCE core=ROM_nP_BRAM` in the template, yet Vivado HLS 2020.1 leaves tables of up to
+    640 bits out of BRAM (Conv1D encoder: RF 2, 40 x 8 bits deep 2 -> 0 BRAM_18K; 1,280 bits -> 18)
+    while Vitis HLS 2024.2 puts a 300-bit table in a BRAM_18K: `weight_lut_max_bits` (fitted per
+    tool, hw.plan.fit) is the size up to which a weight table stays in fabric.
     """
 
     rom_lut_max_bits: int = 1024
+    weight_lut_max_bits: int = 0
+
+    def weights(self, depth: int, width: int) -> tuple[int, int]:
+        """(BRAM18, LUT) of a Resource-strategy weight table of `depth` words of `width` bits."""
+        if depth * width <= self.weight_lut_max_bits:
+            return 0, width * math.ceil(depth / 64)
+        return memory_bram18(depth, width), 0
 
     def rom(self, depth: int, width: int) -> tuple[int, int]:
         """(BRAM18, LUT) of a depth x width constant table."""
@@ -131,6 +153,7 @@ class CycleModel:
     dense_io: int = 2  # io_stream Dense on top of the input beats and RF + reuse depth
     pool_ii: int = 2
     elementwise_depth: int = 4
+    single_pixel: int = 2  # an elementwise layer on a one-pixel stream (Dense outputs): no loop
 
     @staticmethod
     def reuse_depth(rf: int, n_in: int) -> int:
@@ -139,8 +162,19 @@ class CycleModel:
             return 4
         return 5 + math.ceil(math.log2(max(n_in // rf, 1)) / 2)
 
+    out_pixel_rf1: int | None = None  # RF = 1 (constant weights, no ReuseLoop state); None: out_pixel
+    out_pixel_gt_nin: int | None = None  # RF > n_in (dense_resource_rf_gt_nin_rem0); None: out_pixel
+
     def output_pixel(self, rf: int, n_in: int) -> int:
-        return rf + self.reuse_depth(rf, n_in) + self.out_pixel
+        """Cycles of a conv pixel-loop iteration that produces an output. The overhead on top of
+        RF + ReuseLoop depth depends on the kernel variant hls4ml picks (RF = 1, RF <= n_in,
+        RF > n_in), so each variant has its own constant where the reports show a different one."""
+        extra = self.out_pixel
+        if rf == 1 and self.out_pixel_rf1 is not None:
+            extra = self.out_pixel_rf1
+        elif rf > n_in and self.out_pixel_gt_nin is not None:
+            extra = self.out_pixel_gt_nin
+        return rf + self.reuse_depth(rf, n_in) + extra
 
 
 @dataclass(frozen=True)
