@@ -163,27 +163,76 @@ def dma_max_bytes(ip_dict: Mapping, dma_name: str) -> int | None:
         return None
 
 
+# PG021 (AXI DMA v7.1) DMASR bits, and what each error bit means for this design
+DMASR_BITS = ((0, "Halted"), (1, "Idle"), (3, "SGIncld"), (4, "DMAIntErr"), (5, "DMASlvErr"), (6, "DMADecErr"),
+              (12, "IOC_Irq"), (13, "Dly_Irq"), (14, "Err_Irq"))
+DMASR_CAUSES = {
+    "DMAIntErr": "DMA internal error: a transfer of 0 bytes, or on S2MM a packet longer than the buffer "
+                 "(the accelerator sent more beats before TLAST than the io spec says: TLAST late or missing)",
+    "DMASlvErr": "DMA slave error: the memory behind the buffer refused the access (a freed buffer, or one "
+                 "not from pynq.allocate)",
+    "DMADecErr": "DMA decode error: the buffer address is not mapped on the HP port (a wrong address)",
+}
+DEFAULT_TIMEOUT_S, TIMEOUT_S_PER_IMAGE = 5.0, 0.1  # generous: a hung stream is the failure to catch
+
+
+def decode_dmasr(value: int) -> str:
+    """'0x00004011 (Halted, DMAIntErr, Err_Irq)': a DMASR value with its PG021 bit names."""
+    names = [n for bit, n in DMASR_BITS if value >> bit & 1]
+    return f"0x{value:08X} ({', '.join(names) or 'running'})"
+
+
+def dmasr(channel) -> int | None:
+    """The raw DMASR of a pynq DMA channel (None where the channel does not expose its registers)."""
+    mmio, offset = getattr(channel, "_mmio", None), getattr(channel, "_offset", None)
+    try:
+        return int(mmio.read(offset + 4)) if mmio is not None and offset is not None else None
+    except Exception:  # diagnostics must never hide the original problem
+        return None
+
+
+def channel_error(name: str, channel) -> str:
+    """One line naming the channel, its DMASR bits and what the error bit means."""
+    value = dmasr(channel)
+    if value is None:
+        return f"DMA {name} channel reports an error"
+    causes = [DMASR_CAUSES[n] for n in DMASR_CAUSES if n in decode_dmasr(value)]
+    return f"DMA {name} channel stopped with an error, DMASR {decode_dmasr(value)}: " + ("; ".join(causes) or "unknown cause")
+
+
+def _channel_state(name: str, channel) -> str:
+    value = dmasr(channel)
+    return (f"{name}: DMASR {decode_dmasr(value) if value is not None else 'unreadable'}, "
+            f"{getattr(channel, '_length_programmed', '?')} bytes programmed in LENGTH "
+            "(PG021 reports the bytes moved only at completion)")
+
+
 def wait_dma_idle(channels: Mapping[str, object], timeout_s: float, poll_s: float = 1e-4,
-                  clock=time.monotonic) -> None:
+                  clock=time.monotonic, diagnose=None) -> None:
     """Wait until every DMA channel is idle, raising DMATimeoutError at the deadline and
-    AcceleratorError on a DMA error flag. pynq's `channel.wait()` has no timeout, so this polls
-    `idle`/`error` itself and only calls `wait()` once a channel is idle (it then returns at once
-    and invalidates the receive buffer's cache)."""
+    AcceleratorError on a DMA error flag, each naming the channel and its DMASR bits. pynq's
+    `channel.wait()` has no timeout, so this polls `idle`/`error` itself and only calls `wait()`
+    once a channel is idle (it then returns at once and invalidates the receive buffer's cache).
+    `diagnose(pending_names) -> str` adds what the caller can tell about the stall (the accelerator's
+    control state)."""
+    if not timeout_s or timeout_s <= 0 or timeout_s == float("inf"):
+        raise AcceleratorError(f"DMA timeout must be a finite number of seconds, got {timeout_s!r}")
     deadline = clock() + timeout_s
     pending = dict(channels)
     while pending:
         for name, ch in list(pending.items()):
             if getattr(ch, "error", False):
-                raise AcceleratorError(f"DMA {name} channel reports an error (status flags set); "
-                                       "reload the overlay")
+                raise AcceleratorError(channel_error(name, ch) + "; reload the overlay")
             if ch.idle:
                 ch.wait()
                 del pending[name]
         if pending and clock() > deadline:
+            states = "; ".join(_channel_state(n, ch) for n, ch in pending.items())
+            extra = diagnose(list(pending)) if diagnose is not None else ""
             raise DMATimeoutError(
-                f"DMA timed out after {timeout_s:g} s: channel(s) {', '.join(pending)} never went idle "
-                "(the accelerator did not consume the input or never sent TLAST; check that the "
-                "bitstream matches its io spec, then reload the overlay)")
+                f"DMA timed out after {timeout_s:g} s: channel(s) {', '.join(pending)} never went idle ({states})"
+                + (f". {extra}" if extra else " (the accelerator did not consume the input or never sent TLAST)")
+                + "; check that the bitstream matches its io spec, then reload the overlay")
         if pending and poll_s:
             time.sleep(poll_s)
 
@@ -235,8 +284,34 @@ class PynqAccelerator(StreamAccelerator):
                 free()
 
     def _timeout(self, n_images: int) -> float:
-        # generous: a hung stream is the failure to catch, not a slow one
-        return self.timeout_s if self.timeout_s is not None else 5.0 + 0.1 * n_images
+        # generous: a hung stream is the failure to catch, not a slow one; never infinite
+        return self.timeout_s if self.timeout_s is not None else DEFAULT_TIMEOUT_S + TIMEOUT_S_PER_IMAGE * n_images
+
+    def control_state(self) -> dict:
+        """The HLS block's ap_ctrl_hs bits (UG1399: CTRL at 0x00; reading clears ap_done/ap_ready)."""
+        v = int(self.ip.read(0x00))
+        return {"ap_start": v & 1, "ap_done": v >> 1 & 1, "ap_idle": v >> 2 & 1, "ap_ready": v >> 3 & 1}
+
+    def _diagnose(self, pending: list[str]) -> str:
+        """Who stalled, from the channels still busy and the accelerator's control bits."""
+        try:
+            c = self.control_state()
+        except Exception as e:  # the diagnosis must not mask the timeout
+            return f"accelerator control register unreadable ({type(e).__name__})"
+        state = ", ".join(f"{k}={v}" for k, v in c.items())
+        send_busy = any(p.startswith("MM2S") for p in pending)
+        if send_busy and c["ap_idle"] and not c["ap_start"]:
+            why = ("the accelerator is idle and not started: it never read its input (AP_START not taken, "
+                   "or it finished a smaller batch than was sent: check the batch register)")
+        elif send_busy:
+            why = "the accelerator started but stopped reading its input (stuck inside the IP)"
+        elif c["ap_idle"]:
+            why = ("the accelerator read its input and finished, but S2MM saw no TLAST: the IP never produced "
+                   "TLAST on its last beat (or sent fewer beats than the io spec says)")
+        else:
+            why = ("the accelerator read its input but is still running: it has not produced its output or "
+                   "TLAST (stuck, or the batch register asks for more images than were sent)")
+        return f"Accelerator {self.spec.ip_name}: {state}: {why}"
 
     def _transfer(self, in_beats: np.ndarray, out_beats: np.ndarray, n_images: int) -> None:
         setattr(self.ip.register_map, self.spec.batch_register, n_images)
@@ -249,9 +324,15 @@ class PynqAccelerator(StreamAccelerator):
             except (RuntimeError, ValueError) as e:  # e.g. still busy after an earlier timeout
                 raise AcceleratorError(f"DMA {name} refused a {nbytes}-byte transfer: {e} "
                                        "(if an earlier transfer timed out, reload the overlay)") from None
+        send._length_programmed, recv._length_programmed = in_beats.nbytes, out_beats.nbytes  # for diagnostics
         self.ip.register_map.CTRL.AP_START = 1
-        wait_dma_idle({"MM2S (send)": send, "S2MM (receive)": recv}, self._timeout(n_images))
+        wait_dma_idle({"MM2S (send)": send, "S2MM (receive)": recv}, self._timeout(n_images),
+                      diagnose=self._diagnose)
         got = getattr(recv, "transferred", None)
         if got is not None and got != out_beats.nbytes:  # S2MM stops at TLAST: this is the TLAST check
-            raise AcceleratorError(f"accelerator sent {got} bytes up to TLAST, expected {out_beats.nbytes} "
-                                   f"for {n_images} images")
+            beat = self.spec.output.beat_bits // 8
+            raise AcceleratorError(
+                f"DMA S2MM (receive): the accelerator's TLAST came {(out_beats.nbytes - got) // beat} beat(s) early: "
+                f"{got} bytes received up to TLAST, {out_beats.nbytes} expected for {n_images} images "
+                f"({self.spec.output.beats_per_image} beats of {beat} bytes each); the bitstream and the io spec "
+                "disagree on the output stream")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -45,6 +46,26 @@ SLCR_BASE = 0xF8000000
 
 # PG021 DMASR bits
 HALTED, IDLE, DMA_INT_ERR, DMA_SLV_ERR, DMA_DEC_ERR, IOC_IRQ, ERR_IRQ = 1, 2, 0x10, 0x20, 0x40, 0x1000, 0x4000
+
+
+@dataclass
+class Faults:
+    """Hardware misbehaviour a test can switch on (`dev.faults.<name> = ...`), each one that a driver
+    bug or a broken bitstream produces on a real board:
+
+      * `tlast`: "early" (TLAST one beat before the last), "late" (one extra beat, TLAST on it),
+        "never" (no TLAST at all) on the accelerator's output stream;
+      * `s2mm_polls`: the S2MM channel completes only after this many DMASR reads, and the received
+        beats reach DDR only then (a driver that reads its results early gets stale memory);
+      * `dma_error`: ("mm2s" | "s2mm", DMA_INT_ERR | DMA_SLV_ERR | DMA_DEC_ERR): that channel stops
+        with that PG021 DMASR error bit when it is next started;
+      * `stuck`: the accelerator takes AP_START (ap_idle goes low) and then never moves a beat.
+    """
+
+    tlast: str | None = None
+    s2mm_polls: int = 0
+    dma_error: tuple | None = None
+    stuck: bool = False
 
 
 class EmulationError(RuntimeError):
@@ -115,8 +136,11 @@ class StreamLink:
 class AxiDmaModel:
     """PG021 AXI DMA v7.1, simple mode (c_include_sg = 0), both channels."""
 
-    def __init__(self, name: str, params: dict, ddr: EmulatedDDR, to_acc: StreamLink, from_acc: StreamLink):
+    def __init__(self, name: str, params: dict, ddr: EmulatedDDR, to_acc: StreamLink, from_acc: StreamLink,
+                 faults: Faults | None = None):
         self.name = name
+        self.faults = faults if faults is not None else Faults()
+        self.lengths: list[tuple[str, int]] = []  # every LENGTH write, ("mm2s" | "s2mm", bytes): tests read it
         if int(params.get("c_include_sg", 0)):
             raise EmulationError(f"{name}: scatter-gather DMA is not emulated (the block design uses simple mode)")
         self.length_mask = (1 << int(params.get("c_sg_length_width", 26))) - 1
@@ -131,12 +155,22 @@ class AxiDmaModel:
         self.mm2s_pending = 0  # beats pushed to the accelerator and not yet read by it
         self.s2mm_busy = False
         self.s2mm_received = 0
+        self.s2mm_held: list[tuple[int, bytes]] = []  # Faults.s2mm_polls: writes not yet in DDR
+        self.s2mm_hidden = 0  # DMASR reads left before the completed S2MM shows IDLE
 
     # register access ---------------------------------------------------------------------
     def read(self, offset: int) -> int:
+        if offset == 0x34 and self.s2mm_hidden:
+            self.s2mm_hidden -= 1
+            if self.s2mm_hidden == 0:  # now the transfer "completes": data lands, IDLE shows
+                for address, data in self.s2mm_held:
+                    self.ddr.write(address, data)
+                self.s2mm_held.clear()
+                self.status[0x30] |= IDLE | IOC_IRQ
+            return self.status[0x30]
         if offset in (0x04, 0x34):
             return self.status[offset - 4]
-        if offset == 0x58 and not self.s2mm_busy:
+        if offset == 0x58 and not self.s2mm_busy and not self.s2mm_hidden:
             return self.s2mm_received if self.status[0x30] & IDLE else self.regs[0x58]
         return self.regs.get(offset, 0)
 
@@ -152,6 +186,7 @@ class AxiDmaModel:
             self.status[offset - 4] &= ~(value & (IOC_IRQ | 0x2000 | ERR_IRQ))
         elif offset in (0x28, 0x58):
             self.regs[offset] = value & self.length_mask
+            self.lengths.append(("mm2s" if offset == 0x28 else "s2mm", self.regs[offset]))
             self._start(offset - 0x28)
         elif offset in self.regs:
             self.regs[offset] = value
@@ -166,6 +201,11 @@ class AxiDmaModel:
         length = self.regs[ch + 0x28]
         if length == 0:
             self._error(ch, DMA_INT_ERR)
+            return
+        fault = self.faults.dma_error
+        if fault is not None and fault[0] == ("mm2s" if ch == 0x00 else "s2mm"):
+            self.faults.dma_error = None  # one shot: the next start after a reset works again
+            self._error(ch, int(fault[1]))
             return
         self.status[ch] &= ~IDLE
         address = self.regs[ch + 0x18] | (self.regs[ch + 0x1C] << 32)
@@ -199,7 +239,11 @@ class AxiDmaModel:
                 self.s2mm_busy = False
                 return True
             try:
-                self.ddr.write(address, data)
+                if self.faults.s2mm_polls:
+                    self.ddr._find(address, len(data))  # bus errors stay immediate
+                    self.s2mm_held.append((address, data))
+                else:
+                    self.ddr.write(address, data)
             except _BusError as e:
                 self._error(0x30, e.flag)
                 self.s2mm_busy = False
@@ -208,7 +252,10 @@ class AxiDmaModel:
             moved = True
             if last:  # TLAST ends the transfer: LENGTH then reads the bytes received
                 self.s2mm_busy = False
-                self.status[0x30] |= IDLE | IOC_IRQ
+                if self.faults.s2mm_polls:
+                    self.s2mm_hidden = self.faults.s2mm_polls
+                else:
+                    self.status[0x30] |= IDLE | IOC_IRQ
         return moved
 
 
@@ -216,7 +263,8 @@ class HlsControlModel:
     """A Vitis HLS ap_ctrl_hs top with its batch register, whose stream side runs `engine`."""
 
     def __init__(self, name: str, registers: dict, batch_register: str, engine: Callable,
-                 in_bytes: int, out_bytes: int, in_beats_per_image: int, from_dma: StreamLink, to_dma: StreamLink):
+                 in_bytes: int, out_bytes: int, in_beats_per_image: int, from_dma: StreamLink, to_dma: StreamLink,
+                 faults: Faults | None = None):
         if "CTRL" not in registers or batch_register not in registers:
             raise EmulationError(f"{name}: the .hwh register map lacks CTRL or {batch_register!r}")
         self.name = name
@@ -225,6 +273,7 @@ class HlsControlModel:
         self.in_bytes, self.out_bytes, self.in_beats_per_image = in_bytes, out_bytes, in_beats_per_image
         self.from_dma, self.to_dma = from_dma, to_dma
         self.hang = False  # fault injection: the IP never leaves reset (AP_START is ignored)
+        self.faults = faults if faults is not None else Faults()
         self.batch = 0
         self.start = self.done = self.ready = self.auto_restart = False
         self.gier = self.ier = self.isr = 0
@@ -252,7 +301,7 @@ class HlsControlModel:
             self.batch = value & 0xFFFFFFFF
 
     def advance(self) -> bool:
-        if not self.start:
+        if not self.start or self.faults.stuck:
             return False
         need = self.batch * self.in_beats_per_image
         if len(self.from_dma.beats) < need:
@@ -260,8 +309,17 @@ class HlsControlModel:
         taken = [self.from_dma.beats.pop(0)[0] for _ in range(need)]
         beats = np.frombuffer(b"".join(taken), dtype=f"<u{self.in_bytes}").astype(np.uint64)
         out, last = self.engine(beats, self.batch)
-        for b, t in zip(np.asarray(out, dtype=np.uint64), last):
-            self.to_dma.beats.append((int(b).to_bytes(8, "little")[:self.out_bytes], bool(t)))
+        out, last = list(np.asarray(out, dtype=np.uint64)), [bool(t) for t in last]
+        if self.faults.tlast == "early" and len(last) > 1:
+            last = [False] * len(last)
+            last[-2] = True
+        elif self.faults.tlast == "late":
+            out.append(np.uint64(0))
+            last = [False] * len(last) + [True]
+        elif self.faults.tlast == "never":
+            last = [False] * len(last)
+        for b, t in zip(out, last):
+            self.to_dma.beats.append((int(b).to_bytes(8, "little")[:self.out_bytes], t))
         self.runs += 1
         self.done = self.ready = True
         self.start = self.auto_restart
@@ -294,6 +352,7 @@ def _device_class():
             self.peripherals: dict[int, tuple[int, object]] = {}
             self.dma = self.accelerator = None
             self.downloads = 0
+            self.faults = Faults()  # switched on by tests; shared by the DMA and accelerator models
 
         # pynq's hooks -----------------------------------------------------------------------
         def get_bitfile_metadata(self, bitfile_name):
@@ -324,7 +383,7 @@ def _device_class():
                     continue  # no AXI4-Lite slave (the PS itself, ap_ctrl_none IP)
                 base, size = int(ip["phys_addr"]), int(ip["addr_range"])
                 if ":axi_dma:" in vlnv:
-                    dma = AxiDmaModel(name, ip["parameters"], self.default_memory, to_acc, from_acc)
+                    dma = AxiDmaModel(name, ip["parameters"], self.default_memory, to_acc, from_acc, self.faults)
                     self.peripherals[base] = (size, dma)
                 elif vlnv.startswith("xilinx.com:hls:"):
                     acc = (name, ip, base, size)
@@ -332,7 +391,8 @@ def _device_class():
                 raise EmulationError("the .hwh has no AXI DMA or no HLS IP to emulate")
             name, ip, base, size = acc
             self.accelerator = HlsControlModel(name, ip["registers"], self.batch_register, self.engine,
-                                               dma.in_bytes, dma.out_bytes, self.in_beats_per_image, to_acc, from_acc)
+                                               dma.in_bytes, dma.out_bytes, self.in_beats_per_image, to_acc, from_acc,
+                                               self.faults)
             self.peripherals[base] = (size, self.accelerator)
             self.dma = dma
 

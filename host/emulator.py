@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -33,7 +34,12 @@ from host.stream import IOSpec, StreamError
 
 MODELS_DIR = REPO / "hw" / "models"
 HLS_CONFIG_DIR = REPO / "hls_config"
-BUILD_DIR = Path(os.environ.get("SQUEEZENET_EMULATOR_BUILD", REPO / "build" / "emulator"))
+# Converted projects and compiled C simulations are cached by content (hw.hls sources, model, config,
+# hls4ml version: _source_digest; the wrapper sources and compiler flags: hw.hls.build_axi_library)
+# in the user's cache, so a second clone or a `git clean` pays nothing. SQUEEZENET_EMULATOR_BUILD
+# overrides the folder (then keyed by model name only, as the tests use it).
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "squeezenet-pynq" / "emulator"
+BUILD_DIR = Path(os.environ["SQUEEZENET_EMULATOR_BUILD"]) if os.environ.get("SQUEEZENET_EMULATOR_BUILD") else None
 ENGINES = ("csim", "golden")
 
 
@@ -139,7 +145,50 @@ class EmulatedAccelerator(StreamAccelerator):
             raise EmulatorError(f"{self._engine.description}: {e}") from None
 
 
+QUIET = False  # host/infer.py sets it (not --verbose): TensorFlow's native start-up lines are dropped
+
+
+def import_tensorflow_quietly() -> None:
+    """TensorFlow 2.21 writes its abseil/oneDNN start-up lines straight to file descriptor 2 (they
+    ignore TF_CPP_MIN_LOG_LEVEL): with QUIET, import it once with that descriptor on /dev/null, only
+    when a conversion or the golden model needs it (a cached C simulation never imports it). An
+    import that fails here fails again, with its message, at the real import."""
+    if not QUIET or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        except Exception:
+            pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def selftest_file(model: str | os.PathLike, build_dir=None, log: Callable[[str], None] = _quiet) -> Path:
+    """The emulator's self-test vectors (hw.golden.selftest, the file the bitstream flow ships beside
+    the .bit), made on first use and again whenever the model file is newer."""
+    path = model_file(model)
+    base = Path(build_dir) if build_dir is not None else (BUILD_DIR or CACHE_DIR)
+    out = base / f"{path.stem}.selftest.npz"
+    if not out.is_file() or out.stat().st_mtime < path.stat().st_mtime:
+        from hw.golden.selftest import write
+
+        log(f"emulator: writing self-test vectors {out} from the golden model")
+        import_tensorflow_quietly()
+        try:
+            write(path, out)
+        except Exception as e:  # the test set or the model is missing: name it
+            raise EmulatorError(f"cannot write self-test vectors for {path.name}: {type(e).__name__}: {e}") from None
+    return out
+
+
 def load_golden(model_path: Path):
+    import_tensorflow_quietly()
     from hw.golden import extract
     from hw.model import load_model
 
@@ -176,26 +225,31 @@ def _locked(path: Path):
 def prepare_csim(model_path: Path, build_dir=None, log: Callable[[str], None] = _quiet,
                  need_library: bool = True) -> tuple[Path, IOSpec, Path | None]:
     """(project dir, io spec, AXI library): the hls4ml project of `model_path`, converted with
-    hls_config/<model>.yml under build/emulator/<model>/ on first use (or when the model, the config
-    or the conversion code changed), and the compiled AXI top (cached by hw.hls)."""
+    hls_config/<model>.yml into the content-keyed cache (CACHE_DIR/<model>-<digest>) on first use, and
+    the compiled AXI top (cached by hw.hls)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from hw import hls
-    from hw.model import ModelError
 
     name = model_path.stem
     config = HLS_CONFIG_DIR / f"{name}.yml"
     if not config.is_file():
         raise EmulatorError(f"no hls4ml config {config} for model {name!r}")
-    project = Path(build_dir) / name if build_dir is not None else BUILD_DIR / name
+    digest = _source_digest(model_path, config)
+    if build_dir is not None or BUILD_DIR is not None:
+        project = Path(build_dir if build_dir is not None else BUILD_DIR) / name
+    else:
+        project = CACHE_DIR / f"{name}-{digest[:16]}"
     stamp = project / "emulator_source.sha256"
     try:
-        with _locked(project.with_name(f".{name}.lock")):
-            digest = _source_digest(model_path, config)
+        with _locked(project.with_name(f".{project.name}.lock")):
             if not (stamp.is_file() and stamp.read_text().strip() == digest and (project / "io_spec.json").is_file()):
                 log(f"emulator: converting {model_path.name} with hls4ml into {project} (first use, ~1 min)")
                 t0 = time.perf_counter()
                 stamp.unlink(missing_ok=True)
-                hls.convert(config, project, model_path)
+                from hw.plan.rate import planned_rate
+
+                import_tensorflow_quietly()
+                hls.convert(config, project, model_path, planner=planned_rate)
                 stamp.write_text(digest + "\n")
                 log(f"emulator: converted in {time.perf_counter() - t0:.0f} s")
             library = None
@@ -207,6 +261,11 @@ def prepare_csim(model_path: Path, build_dir=None, log: Callable[[str], None] = 
                 library = hls.build_axi_library(project)
                 if time.perf_counter() - t0 > 5:
                     log(f"emulator: compiled in {time.perf_counter() - t0:.0f} s")
-    except (hls.HlsError, ModelError) as e:
-        raise EmulatorError(f"cannot build the emulator for {model_path}: {e}") from None
+    except Exception as e:
+        # hw.model (Keras, TensorFlow: seconds to import) is loaded only by a conversion, so a cached
+        # run never imports it; its ModelError can only come from a run that did
+        model_error = getattr(sys.modules.get("hw.model"), "ModelError", ())
+        if isinstance(e, (hls.HlsError, model_error) if model_error else hls.HlsError):
+            raise EmulatorError(f"cannot build the emulator for {model_path}: {e}") from None
+        raise
     return project, IOSpec.load(project / "io_spec.json"), library

@@ -6,6 +6,7 @@ bit-exact emulator (the C simulation of the same AXI top).
     python host/infer.py shirt.jpg imgs/ x.npy t10k-images-idx3-ubyte --top-k 3
     python host/infer.py --evaluate fashion-mnist
     python host/infer.py --benchmark
+    python host/infer.py --selftest           # the vectors shipped with the bitstream: PASS or FAIL
 
 Runs on the PYNQ image: numpy, pillow and the standard library at import time; pynq (board) and
 hw/ (emulator, dataset loader) are imported only when used.
@@ -34,7 +35,7 @@ NPY_SUFFIXES = (".npy",)
 IDX_SUFFIXES = (".idx", ".idx3", "-ubyte", "-ubyte.gz", ".idx.gz")
 DEFAULT_SHAPE = (28, 28, 1)  # the input contract of docs/INTERFACES.md
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_SETUP = 0, 1, 2
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SETUP, EXIT_SELFTEST_FAIL = 0, 1, 2, 3
 
 
 class InputError(ValueError):
@@ -192,7 +193,8 @@ def gather(paths: list[str], shape=DEFAULT_SHAPE, invert: bool = False) -> Input
 
 
 # ---- backends --------------------------------------------------------------------------------
-def open_backend(name: str, model: str, batch_size: int, engine: str | None, log) -> StreamAccelerator:
+def open_backend(name: str, model: str, batch_size: int, engine: str | None, log,
+                 quiet: bool = False) -> StreamAccelerator:
     """`auto` picks the board when pynq finds a device and the bitstream exists, else the emulator."""
     if name == "auto":
         usable, reason = board_status(model)
@@ -205,7 +207,10 @@ def open_backend(name: str, model: str, batch_size: int, engine: str | None, log
         acc = PynqAccelerator(model, batch_size=batch_size)
         log(f"backend: board ({acc.files['bit']})")
         return acc
-    from host.emulator import EmulatedAccelerator  # needs hw/ (TensorFlow, hls4ml): dev machines only
+    from host import emulator  # needs hw/ (TensorFlow, hls4ml): dev machines only
+    from host.emulator import EmulatedAccelerator
+
+    emulator.QUIET = quiet
 
     acc = EmulatedAccelerator(model, batch_size=batch_size, engine=engine or "csim", log=log)
     log(f"backend: emulator, {acc.description}")
@@ -293,7 +298,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evaluate", metavar="DATASET", choices=("fashion-mnist",),
                    help="accuracy on a test set (fashion-mnist)")
     p.add_argument("--limit", type=int, default=None, help="--evaluate: only the first N test images")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show the libraries' own output (TensorFlow logs, hls4ml warnings); quiet by default")
+    p.add_argument("--selftest", action="store_true",
+                   help="run the self-test vectors shipped with the bitstream (<model>.selftest.npz; off-board: "
+                        "made from the golden model) and compare every logit: PASS, or FAIL with the first difference")
     return p
+
+
+def known_class_count(model: str) -> int | None:
+    """How many classes the model has, from files that are cheap to read (the bitstream's io spec,
+    else the model's metadata), so that --top-k is checked before any backend opens; None if unknown."""
+    from host.driver import BITSTREAM_DIR
+
+    for path, key in ((BITSTREAM_DIR / f"{model}.io.json", "classes"), (REPO / "hw" / "models" / f"{model}.json", None)):
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if key:
+            return len(d[key]) if isinstance(d.get(key), list) else None
+        n = (d.get("architecture") or {}).get("num_classes")
+        return int(n) if isinstance(n, int) else None
+    return None
+
+
+def check_options(args) -> str | None:
+    """The first option problem, in words, before any work starts (None: all fine)."""
+    if args.batch_size < 1:
+        return f"--batch-size must be >= 1, got {args.batch_size}"
+    if args.evaluate and args.inputs:
+        return "--evaluate takes no input files"
+    if args.selftest and (args.inputs or args.evaluate):
+        return "--selftest takes no input files and no --evaluate"
+    if args.limit is not None and not args.evaluate:
+        return "--limit applies to --evaluate only"
+    if args.limit is not None and args.limit < 1:
+        return f"--limit must be >= 1 test images, got {args.limit}"
+    if args.top_k < 1:
+        return f"--top-k must be >= 1, got {args.top_k}"
+    n = known_class_count(args.model)
+    if n is not None and args.top_k > n:
+        return f"--top-k {args.top_k}: the model {args.model} has only {n} classes"
+    return None
+
+
+def selftest_path(acc, model: str) -> Path:
+    """Where the self-test vectors are: beside the bitstream on the board; made from the golden
+    model (dev environment) for the emulator."""
+    if acc.backend == "board":
+        return Path(acc.files["bit"]).with_name(f"{model}.selftest.npz")
+    from host.emulator import selftest_file
+
+    return selftest_file(model)
 
 
 def _print_results(names, pred, top_k: int) -> None:
@@ -304,20 +361,53 @@ def _print_results(names, pred, top_k: int) -> None:
         print(f"{name:<{width}}  {best}" + (f"   ({rest})" if rest else ""))
 
 
+def run_selftest(args, log) -> int:
+    from host.selftest import SelftestError, run
+
+    try:
+        acc = open_backend(args.backend, args.model, args.batch_size, args.engine, log, quiet=not args.verbose)
+        with acc:
+            path = selftest_path(acc, args.model)
+            result = run(acc, path)
+    except (*_known_errors(), SelftestError) as e:
+        log(f"error: {e}")
+        return EXIT_SETUP
+    if args.json:
+        print(json.dumps({"selftest": "PASS" if result.passed else "FAIL", "images": result.images,
+                          "differing_images": result.differing, "first_difference": result.first,
+                          "vectors": str(path), "backend": acc.backend}, indent=2))
+    else:
+        print(result.message())
+    return EXIT_OK if result.passed else EXIT_SELFTEST_FAIL
+
+
+def quiet_libraries() -> None:
+    """Silence the known third-party chatter at its source (the emulator's first use imports
+    TensorFlow and hls4ml): TensorFlow's C++ log, hls4ml's and Keras' known warnings. --verbose
+    keeps all of it."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", message="Overriding attribute 'strategy'", category=UserWarning)
+    warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword",
+                            category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"hls4ml(\.|$)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     log = (lambda msg: print(msg, file=sys.stderr))
-    if args.batch_size < 1:
-        log(f"error: --batch-size must be >= 1, got {args.batch_size}")
-        return EXIT_SETUP
-    if args.evaluate and args.inputs:
-        log("error: --evaluate takes no input files")
-        return EXIT_SETUP
-    if args.top_k < 1:
-        log(f"error: --top-k must be >= 1, got {args.top_k}")
+    if not args.verbose:
+        quiet_libraries()
+    problem = check_options(args)
+    if problem:
+        log(f"error: {problem}")
         return EXIT_SETUP
     report: dict = {}
     inputs = None
+    if args.selftest:
+        return run_selftest(args, log)
     if not args.evaluate:
         inputs = gather(args.inputs or [str(SAMPLES_DIR)], invert=args.invert)
         for note in inputs.notes:
@@ -329,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_INPUT
     try:
         engine = args.engine or ("golden" if args.evaluate else None)
-        acc = open_backend(args.backend, args.model, args.batch_size, engine, log)
+        acc = open_backend(args.backend, args.model, args.batch_size, engine, log, quiet=not args.verbose)
         report["backend"] = acc.backend
         report["model"] = args.model
         with acc:

@@ -7,6 +7,8 @@ Runs in the dev environment (hls4ml, g++, TensorFlow), because the board venv ha
   * <out>/<model>.bit       the emulated board's marked stand-in (host.emulated_zynq);
   * <out>/golden.npz        the first N Fashion-MNIST test images, labels and the golden model's raw
                             integer logits (hw.golden), which the board path must reproduce bit for bit;
+  * <out>/<model>.selftest.npz the self-test vectors the bitstream flow ships (hw.golden.selftest):
+                            test images and random-pixel images with their golden raw logits;
   * <out>/emulated_board.json  where the compiled C simulation of the AXI top (the stream engine) is.
 
     python scripts/prepare_emulated_board.py [--out build/emulated_board] [--images 40]
@@ -51,6 +53,9 @@ def main(argv=None) -> int:
     write_hwh(spec, out / f"{name}.hwh")
     write_bitstream_standin(out / f"{name}.bit", name)
     np.savez(out / "golden.npz", images=x, labels=y, raw=np.asarray(raw, dtype=np.int64))
+    from hw.golden.selftest import write as write_selftest
+
+    write_selftest(path, out / f"{name}.selftest.npz", args.test_set)
     (out / "emulated_board.json").write_text(json.dumps({"model": name, "library": str(Path(library).resolve()),
                                                          "golden": "golden.npz"}, indent=2))
     print(f"emulated board for {name}: {out} ({len(x)} test images, engine {library})")

@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 VENV=${BOARD_VENV:-.venv-board}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV" || { echo "setup_board_venv.sh: '$PY -m venv' failed (apt-get install python3-venv)" >&2; exit 1; }
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$VENV/bin/python" -m pip install -q -e ".[board]" pytest hypothesis
+"$VENV/bin/python" -m pip install -q -e ".[board]" pytest hypothesis pytest-timeout
 "$VENV/bin/python" - <<'PYEOF'
 import importlib.util, sys
 import numpy, pynq

@@ -338,7 +338,9 @@ def test_cli_refuses_bad_config_before_converting(raw_config, tmp_path, capsys):
     path = tmp_path / "bad.yml"
     path.write_text(yaml.safe_dump(raw_config, sort_keys=False))
     out = tmp_path / "prj"
-    assert hls.main(["--config", str(path), "--out", str(out)]) == 2
+    from hw.hls.cli import main
+
+    assert main(["--config", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hw.hls: error:") and "fire3_expand3x3" in err and "valid: 1, 2, 3" in err
     assert "Traceback" not in err

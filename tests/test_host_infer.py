@@ -241,3 +241,44 @@ def test_malformed_test_set_is_named(tmp_path):
         load_idx_test_set(tmp_path)
     with pytest.raises(TestSetError, match="t10k-images-idx3-ubyte.*needed"):
         load_idx_test_set(tmp_path.parent)  # a directory without the t10k files
+
+
+def _bad_inputs(tmp_path):
+    """(argv, expected exit code, words the one-line error must contain) for every kind of bad input."""
+    np.save(tmp_path / "shape.npy", np.zeros((3, 5), dtype=np.uint8))
+    np.save(tmp_path / "dtype.npy", np.full((28, 28), 300.5))
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(tmp_path / "ok.png")
+    (tmp_path / "trunc.png").write_bytes((tmp_path / "ok.png").read_bytes()[:40])
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "emptydir").mkdir()
+    big = tmp_path / "huge.png"
+    Image.new("1", (10_000, 9_500)).save(big)  # 95 Mpixel: over Pillow's decompression-bomb limit
+    return [
+        (["--evaluate", "fashion-mnist", "--limit", "-5"], 2, "--limit must be >= 1"),
+        (["--evaluate", "fashion-mnist", "--limit", "0"], 2, "--limit must be >= 1"),
+        (["--limit", "5"], 2, "--limit applies to --evaluate only"),
+        (["--top-k", "99"], 2, "only 10 classes"),
+        (["--top-k", "0"], 2, "--top-k must be >= 1"),
+        (["--batch-size", "0"], 2, "--batch-size must be >= 1"),
+        (["--selftest", str(tmp_path / "ok.png")], 2, "--selftest takes no input files"),
+        ([str(tmp_path / "shape.npy")], 1, "shape.npy"),
+        ([str(tmp_path / "dtype.npy")], 1, "dtype.npy"),
+        ([str(tmp_path / "trunc.png")], 1, "trunc.png"),
+        ([str(tmp_path / "empty.png")], 1, "empty.png"),
+        ([str(big)], 1, "huge.png"),
+        ([str(tmp_path / "emptydir")], 1, "emptydir"),
+        ([str(tmp_path / "missing.png")], 1, "missing.png"),
+        (["--backend", "board"], 2, "bitstream for model"),
+    ]
+
+
+def test_every_bad_input_gets_a_one_line_error_and_its_exit_code(tmp_path, capsys):
+    """Options are checked before any work starts; bad files are named; nothing opens a backend
+    (the whole sweep takes seconds: no conversion, no C simulation)."""
+    for argv, code, words in _bad_inputs(tmp_path):
+        got = infer.main(argv)
+        err = capsys.readouterr().err
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert got == code, (argv, got, err)
+        assert errors and any(words in line for line in errors), (argv, err)
+        assert "Traceback" not in err and "emulator:" not in err, (argv, err)

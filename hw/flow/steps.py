@@ -39,6 +39,7 @@ class BitstreamSteps:
         try:
             from hw.hls import HlsError, convert
             from hw.model import ModelError
+            from hw.plan.rate import planned_rate
         except ImportError as e:
             raise BuildError(f"hw.hls is not importable ({e})") from None
         try:
@@ -46,7 +47,8 @@ class BitstreamSteps:
             import io
 
             with contextlib.redirect_stdout(io.StringIO()):
-                convert(c.config_path, self.hls_dir, c.model_path, overrides={"ClockPeriod": c.clock_ns})
+                convert(c.config_path, self.hls_dir, c.model_path, overrides={"ClockPeriod": c.clock_ns},
+                        planner=planned_rate)
         except (HlsError, ModelError) as e:
             raise BuildError(f"hls4ml project generation: {e}") from None
         if not self.spec_path.exists():
@@ -229,7 +231,8 @@ class BitstreamSteps:
         c = self.cfg
         dest = Path(c.bitstream_dir)
         names = {k: dest / f"{c.model}{ext}" for k, ext in
-                 (("bit", ".bit"), ("hwh", ".hwh"), ("io", ".io.json"), ("build", ".build.json"))}
+                 (("bit", ".bit"), ("hwh", ".hwh"), ("io", ".io.json"), ("build", ".build.json"),
+                  ("selftest", ".selftest.npz"))}
         if c.dry_run:
             for k, p in names.items():
                 self.log(f"  dry run, would write {p}")
@@ -273,6 +276,13 @@ class BitstreamSteps:
         tmp = names["build"].with_name(names["build"].name + ".tmp")
         tmp.write_text(json.dumps(info, indent=1))
         staged["build"] = tmp
+        # the vectors `python host/infer.py --selftest` checks the board against (hw.golden.selftest)
+        from hw.golden.selftest import write as write_selftest
+
+        try:
+            staged["selftest"] = write_selftest(c.model_path, names["selftest"].with_name(names["selftest"].name + ".tmp"))
+        except Exception as e:  # the model or the test set: name it, copy nothing
+            raise BuildError(f"self-test vectors: {type(e).__name__}: {e}") from None
         for k, tmp in staged.items():
             os.replace(tmp, names[k])
         self.log(f"  timing met (WNS {timing.wns_ns} ns); LUT {util.lut:.0f}/{util.lut_available:.0f}, "

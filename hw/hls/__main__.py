@@ -1,5 +1,5 @@
 import sys
 
-from hw.hls.convert import main
+from hw.hls.cli import main
 
 sys.exit(main())

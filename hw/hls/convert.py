@@ -1,7 +1,7 @@
 """hls4ml conversion of the quantized SqueezeNet: validated config -> hls4ml project, stream FIFO
 depths, the stream contract's generated files, the AXI wrapper, and the C simulation.
 
-    python -m hw.hls --config hls_config/squeezenet_fmnist.yml --out build/hls/squeezenet_fmnist
+    python -m hw.hls --config hls_config/squeezenet_fmnist.yml --out build/hls/squeezenet_fmnist   (hw.hls.cli)
 
 Steps: hw.hls.config validates the YAML (hls4ml's own format) before anything long runs; hls4ml's
 `convert_from_config` builds the ModelGraph; hw.hls.fifo sets the stream depths; hw.hls.contract
@@ -66,9 +66,14 @@ def convert_keras(cfg, keras_model, out: Path, what: str = "the model"):
 
 def convert(config_path: str | os.PathLike, out_dir: str | os.PathLike | None = None,
             model_path: str | os.PathLike | None = None, contract: StreamContract = DEFAULT_CONTRACT,
-            overrides: dict | None = None):
+            overrides: dict | None = None, planner=None):
     """Convert and write the project: hls4ml firmware, the AXI wrapper sources, the generated
-    header and `<out>/io_spec.json`. Returns the (not yet compiled) hls4ml ModelGraph."""
+    header and `<out>/io_spec.json`. Returns the (not yet compiled) hls4ml ModelGraph.
+
+    `planner(hls_model, clock_ns) -> dict`, if given, supplies the io spec's planned rate (the board's
+    throughput model reads it): conversion does not import the planner (a later step of the flow);
+    the callers that need both (the CLI, the bitstream flow, the emulator) compose them with
+    `hw.plan.planned_rate`."""
     hls_model, cfg, model_path = convert_graph(config_path, model_path, out_dir, overrides)
     fmt = stream_formats(hls_model, contract)
     out = Path(hls_model.config.get_output_dir())
@@ -77,19 +82,9 @@ def convert(config_path: str | os.PathLike, out_dir: str | os.PathLike | None = 
     with contextlib.redirect_stdout(log):
         hls_model.write()
     write_contract_files(out, cfg.project_name, fmt, model_path.stem, class_names(model_path, fmt.n_logits), contract,
-                         planned=planned_rate(hls_model, cfg.clock_ns))
+                         planned=planner(hls_model, cfg.clock_ns) if planner is not None else None)
     install_wrapper(out)
     return hls_model
-
-
-def planned_rate(hls_model, clock_ns: float) -> dict:
-    """The planner's accelerator rate for this graph at this clock (calibrated model, not measured)."""
-    from hw.plan.graph import layers_from_hls
-    from hw.plan.optimize import plan
-
-    p = plan(layers_from_hls(hls_model), clock_ns=clock_ns)
-    return {"images_per_s": round(p.images_per_s, 1), "ii_cycles": p.ii_cycles, "bottleneck": p.bottleneck.name,
-            "clock_ns": clock_ns, "source": "hw.plan, calibrated against C-synthesis reports; a model, not a measurement"}
 
 
 def _model_metadata(model_path: Path) -> dict:
@@ -155,38 +150,3 @@ def csim_predict(hls_model, images_uint8: np.ndarray) -> np.ndarray:
     with contextlib.redirect_stdout(io.StringIO()):
         y = hls_model.predict(x)
     return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
-
-
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m hw.hls", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", required=True, help="hls4ml YAML config (hls_config/<model>.yml)")
-    p.add_argument("--out", help="project directory (default: the config's OutputDir)")
-    p.add_argument("--model", help="override the config's KerasModel path")
-    p.add_argument("--clock-ns", type=float, help="override the config's ClockPeriod (ns)")
-    p.add_argument("--part", help="override the config's Part")
-    args = p.parse_args(argv)
-    from hw.model import ModelError
-
-    try:
-        t0 = time.perf_counter()
-        hls_model = convert(args.config, args.out, args.model,
-                            overrides={"ClockPeriod": args.clock_ns, "Part": args.part})
-        out = Path(hls_model.config.get_output_dir())
-        t1 = time.perf_counter()
-        print(f"wrote hls4ml project {out} and {out / 'io_spec.json'} ({t1 - t0:.1f} s)", flush=True)
-        compile_csim(hls_model)
-        t2 = time.perf_counter()
-        print(f"compiled the C simulation ({t2 - t1:.1f} s)", flush=True)
-        lib = build_axi_library(out)
-        print(f"AXI library {lib} ({time.perf_counter() - t2:.1f} s)", flush=True)
-    except (HlsError, ModelError) as e:
-        print(f"hw.hls: error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

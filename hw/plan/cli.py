@@ -20,7 +20,7 @@ from hw.hls.config import HlsError, read_yaml, write_layer_settings
 from hw.plan.cost import DEFAULT_FIFO, FIFO_MODES, Plan
 from hw.plan.graph import from_config
 from hw.plan.optimize import optimize, plan
-from hw.plan.resources import Budget, BudgetError, MultRule
+from hw.plan.resources import Budget, BudgetError
 
 DEFAULT_CONFIG = deployed_config()  # the deployed design (host.deployed)
 
@@ -74,6 +74,11 @@ def main(argv=None) -> int:
     ap.add_argument("--mult", default="auto", choices=("auto", "fabric", "pack"), help="multiplier mapping rule")
     ap.add_argument("--fifo", default=DEFAULT_FIFO, choices=FIFO_MODES,
                     help="stream FIFO depths: hls4ml's default full feature map, or optimised minimum")
+    ap.add_argument("--band", action="store_true",
+                    help="plan against the budget with the held-out error band (hw.plan.band.measured): each "
+                         "network figure times the worst report/planner ratio seen on public builds")
+    ap.add_argument("--no-shell", action="store_true",
+                    help="leave out the PYNQ-Z2 shell (PS7, AXI DMA, interconnects, AXI wrapper; hw.plan.shell)")
     ap.add_argument("--json", action="store_true", help="print the plan as JSON")
     a = ap.parse_args(argv)
     try:
@@ -87,7 +92,14 @@ def main(argv=None) -> int:
             layers = with_da_costs(layers, a.config, a.model, a.clock_ns)
         budget = Budget(bram18=int(a.bram_fraction * cfg.chip.bram18), dsp=int(a.cap * cfg.chip.dsp),
                         lut=int(a.cap * cfg.chip.lut), lutram=int(a.cap * cfg.chip.lutram))
-        kw = dict(budget=budget, mult=MultRule(a.mult), clock_ns=cfg.clock_ns, fifo=a.fifo)
+        from hw.plan import band as bands
+        from hw.plan.shell import Shell
+
+        fitted = bands.production()
+        kw = dict(budget=budget, mult=replace(fitted.mult, impl=a.mult), clock_ns=cfg.clock_ns, fifo=a.fifo,
+                  band=bands.measured() if a.band else None)
+        if a.no_shell:
+            kw["shell"] = Shell()
         if a.optimize:
             p = optimize(layers, **kw)
         else:

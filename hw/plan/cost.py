@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 from hw.chip import XC7Z020, Chip
 from hw.plan.graph import DA, Layer
 from hw.plan.resources import (BRAM18_BITS, STORAGE, Budget, BudgetError, CycleModel, MemoryRule, MultRule, fifo_cost,
-                                index_table, memory_bram18)
+                                fifo_logic_lut, index_table, memory_bram18)
 
 FIFO_MODES = ("full", "min")
 DEFAULT_FIFO = "min"  # the depths hw.hls.fifo sets in the project
@@ -61,10 +61,13 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
     L = replace(layer, rf=rf)
     in_px, out_px = _pixels(L.in_shape), _pixels(L.out_shape)
     storage = STORAGE.get(L.backend.lower(), STORAGE["vitis"])
+    fifo_logic = 0
     for depth in fifo_depths(L, fifo):
         fb, fl = fifo_cost(depth, L.out_bits, int(L.out_shape[2]), storage)
         L.fifo_bram18 += fb
         L.fifo_lutram += fl
+        fifo_logic += fifo_logic_lut(depth, L.out_bits, int(L.out_shape[2]), storage)
+    L.fifo_lut = fifo_logic
     L.lutram = L.fifo_lutram
     L.bram18 = L.fifo_bram18
     if not L.has_weights:
@@ -113,6 +116,9 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
     out_cost = cyc.output_pixel(rf, L.n_in)
     if L.kind == "conv":
         L.lutram += (L.kernel - 1) * int(L.in_shape[2]) * L.a_bits * math.ceil(int(L.in_shape[1]) / 32)
+        # the k x k window (shift_line_buffer / compute_output_buffer): its shift and select logic,
+        # ~half a LUT per window bit (HLS: 308-1,232 LUT for 200-2,304 window bits; placed ~1/3 of HLS)
+        L.lut += L.kernel * L.kernel * int(L.in_shape[2]) * L.a_bits // 2
         L.ii_cycles = (in_px - out_px) * cyc.skip_pixel + out_px * out_cost
         L.fill_cycles = ((L.kernel - 1) * int(L.in_shape[1]) + L.kernel - 1) * cyc.skip_pixel + out_cost
     elif L.kind == "pointwise":
@@ -148,31 +154,65 @@ def _cost_da(L, n: int, in_px: int, out_px: int):
 # ------------------------------------------------------------------------------------------------
 @dataclass
 class Plan:
+    """A costed network plus what the bitstream adds (the shell) and how far the figures can be trusted.
+
+    Totals = layers + FIFOs + shell. The network's LUT is the structural count times `lut_scale`
+    (placed/planner, fitted on public placed builds: hw.plan.band.production); with a `band`
+    (hw.plan.band.measured) the budget check uses each network figure times its held-out factor.
+    """
+
     layers: list
     budget: Budget = field(default_factory=Budget)
     chip: Chip = XC7Z020
     clock_ns: float = 10.0
     mult: MultRule = field(default_factory=MultRule)
     fifo: str = DEFAULT_FIFO
+    shell: object = None  # hw.plan.shell.Shell (None: no shell counted)
+    lut_scale: float = 1.0
+    band: object = None  # hw.plan.band.Band (None: plan as modelled)
 
     def _sum(self, attr):
         return sum(getattr(l, attr) for l in self.layers)
 
+    def _shell(self, attr) -> int:
+        return getattr(self.shell, attr) if self.shell is not None else 0
+
     @property
-    def bram18(self) -> int:
+    def network_bram18(self) -> int:
         return self._sum("bram18")
 
     @property
-    def dsp(self) -> int:
+    def network_dsp(self) -> int:
         return math.ceil(self._sum("dsp"))
 
     @property
+    def network_lut(self) -> int:
+        return round(self.lut_scale * (self._sum("lut") + self._sum("fifo_lut") + self.lutram))
+
+    @property
+    def bram18(self) -> int:
+        return self.network_bram18 + self._shell("bram18")
+
+    @property
+    def dsp(self) -> int:
+        return self.network_dsp + self._shell("dsp")
+
+    @property
     def lut(self) -> int:
-        return self._sum("lut") + self.lutram
+        return self.network_lut + self._shell("lut")
 
     @property
     def lutram(self) -> int:
         return self._sum("lutram")
+
+    def banded(self) -> dict:
+        """Each total with the network part times its band factor (the shell is routed, no band)."""
+        b = self.band
+        if b is None:
+            return {"bram18": self.bram18, "dsp": self.dsp, "lut": self.lut}
+        return {"bram18": math.ceil(self.network_bram18 * b.bram18) + self._shell("bram18"),
+                "dsp": math.ceil(self.network_dsp * b.dsp) + self._shell("dsp"),
+                "lut": math.ceil(self.network_lut * b.lut) + self._shell("lut")}
 
     def layer_settings(self) -> dict[str, dict]:
         """HLSConfig.LayerName settings of this plan: each weighted layer's ReuseFactor and Strategy."""
@@ -218,16 +258,20 @@ class Plan:
         raise KeyError(name)
 
     def overruns(self) -> list[str]:
-        """One line per resource over budget, naming the layers that use most of it."""
+        """One line per resource over budget (with the band, when the plan has one), naming the
+        layers that use most of it."""
         lines = []
-        for res, used, avail in (("BRAM18", self.bram18, self.budget.bram18), ("DSP48E1", self.dsp, self.budget.dsp),
-                                 ("LUT", self.lut, self.budget.lut), ("LUTRAM", self.lutram, self.budget.lutram)):
+        banded = self.banded()
+        for res, used, avail in (("BRAM18", banded["bram18"], self.budget.bram18), ("DSP48E1", banded["dsp"], self.budget.dsp),
+                                 ("LUT", banded["lut"], self.budget.lut), ("LUTRAM", self.lutram, self.budget.lutram)):
             if used <= avail:
                 continue
             attr = {"BRAM18": "bram18", "DSP48E1": "dsp", "LUT": "lut", "LUTRAM": "lutram"}[res]
             top = sorted(self.layers, key=lambda l: -getattr(l, attr))[:5]
             who = ", ".join(f"{l.name} {math.ceil(getattr(l, attr)):,}" for l in top if getattr(l, attr) > 0)
-            lines.append(f"{res}: needs {used:,} > {avail:,} available (largest: {who})")
+            extra = f" incl. shell {self._shell(attr):,}" if res != "LUTRAM" and self._shell(attr) else ""
+            band = " with the held-out band" if self.band is not None and res != "LUTRAM" else ""
+            lines.append(f"{res}: needs {used:,}{extra}{band} > {avail:,} available (largest: {who})")
         return lines
 
     @property
@@ -235,8 +279,12 @@ class Plan:
         return not self.overruns()
 
     def totals(self) -> dict:
+        shell = {k: self._shell(k) for k in ("lut", "ff", "bram18", "dsp")}
+        band = None if self.band is None else {k: getattr(self.band, k) for k in ("lut", "dsp", "bram18", "ii")}
         return {"weight_bits": self.weight_bits, "bram18": self.bram18, "dsp": self.dsp, "lut": self.lut,
-                "lutram": self.lutram, "multipliers": self.mults, "ii_cycles": self.ii_cycles,
+                "lutram": self.lutram, "network": {"bram18": self.network_bram18, "dsp": self.network_dsp,
+                                                   "lut": self.network_lut, "lut_scale": self.lut_scale},
+                "shell": shell, "band": band, "with_band": self.banded() if self.band is not None else None, "multipliers": self.mults, "ii_cycles": self.ii_cycles,
                 "bottleneck": self.bottleneck.name, "images_per_s": round(self.images_per_s, 1),
                 "latency_cycles": self.latency_cycles, "latency_us": round(self.latency_us, 2),
                 "clock_ns": self.clock_ns, "mult_rule": self.mult.impl, "fifo": self.fifo, "fits": self.fits,
@@ -257,14 +305,21 @@ class Plan:
                         f"{l.lutram:,} | {l.ii_cycles:,} |")
         c, b = self.chip, self.budget
         pct = lambda u, a: f"{100 * u / a:.0f} %"
-        rows += ["", "| total | used | budget | chip |", "|---|--:|--:|--:|",
-                 f"| weight bits | {self.weight_bits:,} | | {c.bram18 * BRAM18_BITS:,} (BRAM) |",
-                 f"| BRAM18 | {self.bram18} ({pct(self.bram18, c.bram18)}) | {b.bram18} | {c.bram18} |",
-                 f"| DSP48E1 | {self.dsp} ({pct(self.dsp, c.dsp)}) | {b.dsp} | {c.dsp} |",
-                 f"| LUT (incl. LUTRAM) | {self.lut:,} ({pct(self.lut, c.lut)}) | {b.lut:,} | {c.lut:,} |",
-                 f"| LUTRAM | {self.lutram:,} ({pct(self.lutram, c.lutram)}) | {b.lutram:,} | {c.lutram:,} |",
-                 f"| multipliers (products/cycle) | {self.mults} | | |",
-                 f"| II (cycles/image), bottleneck | {self.ii_cycles:,} ({self.bottleneck.name}) | | |",
-                 f"| throughput @ {1000 / self.clock_ns:.0f} MHz | {self.images_per_s:,.0f} images/s | | |",
-                 f"| latency (estimate) | {self.latency_cycles:,} cycles = {self.latency_us:,.1f} us | | |"]
+        wb = self.banded()
+        sh = lambda k: f"{self._shell(k):,}" if self.shell is not None else "not counted"  # noqa: E731
+        bd = lambda k: f"{wb[k]:,} ({pct(wb[k], getattr(c, k))})" if self.band is not None else "-"  # noqa: E731
+        rows += ["", "| total | used (network + shell) | of which shell | with held-out band | budget | chip |",
+                 "|---|--:|--:|--:|--:|--:|",
+                 f"| weight bits | {self.weight_bits:,} | | | | {c.bram18 * BRAM18_BITS:,} (BRAM) |",
+                 f"| BRAM18 | {self.bram18} ({pct(self.bram18, c.bram18)}) | {sh('bram18')} | {bd('bram18')} | {b.bram18} | {c.bram18} |",
+                 f"| DSP48E1 | {self.dsp} ({pct(self.dsp, c.dsp)}) | {sh('dsp')} | {bd('dsp')} | {b.dsp} | {c.dsp} |",
+                 f"| LUT (incl. LUTRAM) | {self.lut:,} ({pct(self.lut, c.lut)}) | {sh('lut')} | {bd('lut')} | {b.lut:,} | {c.lut:,} |",
+                 f"| LUTRAM | {self.lutram:,} ({pct(self.lutram, c.lutram)}) | | | {b.lutram:,} | {c.lutram:,} |",
+                 f"| multipliers (products/cycle) | {self.mults} | | | | |",
+                 f"| II (cycles/image), bottleneck | {self.ii_cycles:,} ({self.bottleneck.name}) | | | | |",
+                 f"| throughput @ {1000 / self.clock_ns:.0f} MHz | {self.images_per_s:,.0f} images/s | | | | |",
+                 f"| latency (estimate) | {self.latency_cycles:,} cycles = {self.latency_us:,.1f} us | | | | |"]
+        if self.band is not None:
+            rows.append(f"\nBand (network figures x): LUT {self.band.lut:.2f}, DSP {self.band.dsp:.2f}, "
+                        f"BRAM18 {self.band.bram18:.2f} ({self.band.source}).")
         return "\n".join(rows)

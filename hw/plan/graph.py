@@ -61,6 +61,7 @@ class Layer:
     ff: int = 0  # flip-flops (estimate: accumulators, operand registers, control)
     fifo_bram18: int = 0
     fifo_lutram: int = 0
+    fifo_lut: int = 0  # logic of the output FIFOs (registers' mux, pointers): resources.fifo_logic_lut
     ii_cycles: int = 0
     fill_cycles: int = 0
 

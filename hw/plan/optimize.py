@@ -11,7 +11,20 @@ from hw.chip import DEFAULT_CLOCK_NS, XC7Z020
 from hw.hls.config import closest_reuse_factor, valid_reuse_factors
 from hw.plan.cost import DEFAULT_FIFO, Plan, cost_layer
 from hw.plan.graph import DA, from_keras
-from hw.plan.resources import Budget, BudgetError, CycleModel, MultRule
+from hw.plan.resources import Budget, BudgetError, CycleModel, MemoryRule, MultRule
+
+_DEFAULT = object()
+
+
+def _model(mult, cycles, memory, shell, band, lut_scale):
+    """The constants not given: the target tool's fitted ones (hw.plan.band.production), the
+    PYNQ-Z2 shell (hw.plan.shell), no band; lut_scale from the fit unless given."""
+    from hw.plan import band as bands
+    from hw.plan import shell as shells
+
+    p = bands.production()
+    return (mult or p.mult, cycles or p.cycles, memory or p.memory,
+            shells.pynq_z2() if shell is _DEFAULT else shell, band, p.lut_placed if lut_scale is None else lut_scale)
 
 
 def _as_layers(model_or_layers, assumed_bits):
@@ -22,7 +35,8 @@ def _as_layers(model_or_layers, assumed_bits):
 
 def plan(model, reuse: dict | None = None, *, budget: Budget | None = None, mult: MultRule | None = None,
          cycles: CycleModel | None = None, clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8,
-         uniform: int | None = None, fifo: str = DEFAULT_FIFO) -> Plan:
+         uniform: int | None = None, fifo: str = DEFAULT_FIFO, memory: MemoryRule | None = None, shell=_DEFAULT,
+         band=None, lut_scale: float | None = None) -> Plan:
     """Cost every layer (planner layers from hw.plan.graph, or a Keras model) at the given ReuseFactors.
 
     `reuse` maps layer name -> RF (missing layers: the RF hls4ml applied, from the graph); an RF
@@ -30,7 +44,7 @@ def plan(model, reuse: dict | None = None, *, budget: Budget | None = None, mult
     hls4ml's closest valid RF to that value instead.
     """
     layers = _as_layers(model, assumed_bits)
-    mult, cycles = mult or MultRule(), cycles or CycleModel()
+    mult, cycles, memory, shell, band, lut_scale = _model(mult, cycles, memory, shell, band, lut_scale)
     reuse = dict(reuse or {})
     names = {l.name for l in layers if l.has_weights}
     unknown = sorted(set(reuse) - names)
@@ -49,22 +63,22 @@ def plan(model, reuse: dict | None = None, *, budget: Budget | None = None, mult
                 if rf not in valid:
                     raise BudgetError(f"{l.name}: ReuseFactor {rf} is not valid for n_in={l.n_in}, n_out={l.n_out}; "
                                       f"valid: {', '.join(map(str, valid))}")
-        costed.append(cost_layer(l, rf, mult, cycles, fifo))
-    return Plan(costed, budget or Budget(), XC7Z020, clock_ns, mult, fifo)
+        costed.append(cost_layer(l, rf, mult, cycles, fifo, memory))
+    return Plan(costed, budget or Budget(), XC7Z020, clock_ns, mult, fifo, shell, lut_scale, band)
 
 
 # ------------------------------------------------------------------------------------------------
 # Folding optimizer
 # ------------------------------------------------------------------------------------------------
-def _choices(layer, mult, cycles, fifo):
+def _choices(layer, mult, cycles, fifo, memory):
     """(ii, costed layer) for each implementation of the layer: hls4ml's Resource strategy at every
     valid RF (DSP or LUT products by the MultRule; RF 1 at <= 8 bits is LUT shift-adds), and, where
     the layer was converted with distributed_arithmetic (so da4ml's cost is known), that too."""
     res = replace(layer, strategy="resource")
-    out = [(c.ii_cycles, c) for c in (cost_layer(res, rf, mult, cycles, fifo)
+    out = [(c.ii_cycles, c) for c in (cost_layer(res, rf, mult, cycles, fifo, memory)
                                       for rf in valid_reuse_factors(layer.n_in, layer.n_out))]
     if layer.da_cost > 0:
-        c = cost_layer(replace(layer, strategy=DA), 1, mult, cycles, fifo)
+        c = cost_layer(replace(layer, strategy=DA), 1, mult, cycles, fifo, memory)
         out.append((c.ii_cycles, c))
     return out
 
@@ -87,7 +101,8 @@ def _pick(choices, target, budget: Budget, price=(1, 1, 1)):
 
 
 def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = None, cycles: CycleModel | None = None,
-             clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8, fifo: str = DEFAULT_FIFO) -> Plan:
+             clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8, fifo: str = DEFAULT_FIFO,
+             memory: MemoryRule | None = None, shell=_DEFAULT, band=None, lut_scale: float | None = None) -> Plan:
     """Smallest bottleneck II under the budget: every weighted layer gets its cheapest RF meeting it.
 
     Scans the candidate IIs (every layer's II at every valid RF) from the smallest up; the first
@@ -96,18 +111,19 @@ def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = Non
     Raises BudgetError (layer by layer) if even the largest RFs do not fit.
     """
     layers = _as_layers(model, assumed_bits)
-    budget, mult, cycles = budget or Budget(), mult or MultRule(), cycles or CycleModel()
-    fixed = [cost_layer(l, 1, mult, cycles, fifo) for l in layers if not l.has_weights]
+    budget = budget or Budget()
+    mult, cycles, memory, shell, band, lut_scale = _model(mult, cycles, memory, shell, band, lut_scale)
+    fixed = [cost_layer(l, 1, mult, cycles, fifo, memory) for l in layers if not l.has_weights]
     floor = max((l.ii_cycles for l in fixed), default=0)
-    options = {l.name: _choices(l, mult, cycles, fifo) for l in layers if l.has_weights}
+    options = {l.name: _choices(l, mult, cycles, fifo, memory) for l in layers if l.has_weights}
     targets = sorted({ii for ch in options.values() for ii, _ in ch if ii >= floor} | {floor})
 
     def build(target, price=(1, 1, 1)):
         chosen = {n: _pick(ch, target, budget, price) for n, ch in options.items()}
         if any(c is None for c in chosen.values()):
             return None
-        return Plan([chosen[l.name] if l.has_weights else cost_layer(l, 1, mult, cycles, fifo) for l in layers],
-                    budget, XC7Z020, clock_ns, mult, fifo)
+        return Plan([chosen[l.name] if l.has_weights else cost_layer(l, 1, mult, cycles, fifo, memory) for l in layers],
+                    budget, XC7Z020, clock_ns, mult, fifo, shell, lut_scale, band)
 
     for t in targets:
         for price in PRICES:
@@ -115,16 +131,18 @@ def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = Non
             if p is None:
                 break  # some layer cannot meet this II at all
             if p.fits:
+                p.price = price  # the (DSP, BRAM18, LUT) prices the per-layer picks were made at
                 return p
     worst = build(targets[-1]) or plan(layers, {n: ch[-1][1].rf for n, ch in options.items()}, budget=budget,
-                                       mult=mult, cycles=cycles, clock_ns=clock_ns, fifo=fifo)
+                                       mult=mult, cycles=cycles, clock_ns=clock_ns, fifo=fifo, memory=memory,
+                                       shell=shell, band=band, lut_scale=lut_scale)
     raise BudgetError("model does not fit the budget even at the largest ReuseFactors:\n  "
                       + "\n  ".join(worst.overruns()))
 
 
 def uniform_baseline(model, *, budget: Budget | None = None, mult: MultRule | None = None,
                      cycles: CycleModel | None = None, clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8,
-                     fifo: str = DEFAULT_FIFO) -> Plan:
+                     fifo: str = DEFAULT_FIFO, shell=_DEFAULT, band=None) -> Plan:
     """The same network with one ReuseFactor for all layers (Resource strategy): the smallest that fits."""
     layers = [replace(l, strategy="resource") if l.has_weights else l for l in _as_layers(model, assumed_bits)]
     top = max(l.n_in * l.n_out for l in layers if l.has_weights)
@@ -134,7 +152,8 @@ def uniform_baseline(model, *, budget: Budget | None = None, mult: MultRule | No
         if key in seen:
             continue
         seen.add(key)
-        p = plan(layers, budget=budget, mult=mult, cycles=cycles, clock_ns=clock_ns, uniform=r, fifo=fifo)
+        p = plan(layers, budget=budget, mult=mult, cycles=cycles, clock_ns=clock_ns, uniform=r, fifo=fifo,
+                 shell=shell, band=band)
         if p.fits:
             p.uniform_rf = r
             return p

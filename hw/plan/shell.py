@@ -7,8 +7,8 @@ utilization report (hw.plan.builds `jet_rf64_7b`: nicologhielmetti/hls4ml-pynq @
 2019.2, xc7z020) gives every instance of it: the whole design less the HLS IP is the block design,
 the IP less its network (`grp_myproject`) is the AXI wrapper. The wrapper there also converts
 float I/O; this project's wrapper (hw/hls AXI top) packs bytes, so its share is an upper bound.
-PG021 (AXI DMA) lists ~1.5-2.5k LUT for a simple-mode DMA with both channels, in line with the
-1,417 routed here.
+This project's block-design Tcl (hw/flow/tcl/vivado/block_design.tcl) has the same parts: PS7, one
+AXI DMA (simple mode, both channels), the two interconnects and proc_sys_reset.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ caller simulates the same way: one build directory per case, results read from t
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import sys
 import xml.etree.ElementTree as ET
@@ -67,15 +68,16 @@ def run_bench(*, fire: FireParams, h: int, w: int, sources, includes, toplevel: 
         raise RuntimeError(f"{HERE} must be on sys.path (pytest's prepend mode puts it there) for the "
                            f"simulator to import {BENCH_MODULE}")
     runner = get_runner("icarus")
+    waves = os.environ.get("FIRE_WAVES") == "1"  # CI re-runs a failing case with it and keeps the dump
     runner.build(sources=[str(s) for s in sources], includes=[str(i) for i in includes],
                  hdl_toplevel=toplevel, build_dir=build_dir, build_args=["-g2012"], always=True,
-                 log_file=build_dir / "build.log")
+                 log_file=build_dir / "build.log", waves=waves)
     xml = build_dir / "results.xml"
     res = SimResult()
     try:
         runner.test(test_module=BENCH_MODULE, hdl_toplevel=toplevel, build_dir=build_dir,
                     test_dir=build_dir, test_filter=test_filter, extra_env={"FIRE_CASE": str(case_file)},
-                    results_xml=str(xml), log_file=build_dir / "sim.log")
+                    results_xml=str(xml), log_file=build_dir / "sim.log", waves=waves)
     except SystemExit as e:  # cocotb's runner exits when a test fails (under pytest) or the sim dies
         res.exit_error = f"runner exited with {e.code}"
     res.passed, res.failed = _parse_results(xml)
