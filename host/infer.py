@@ -207,8 +207,8 @@ def open_backend(name: str, model: str, batch_size: int, engine: str | None, log
         acc = PynqAccelerator(model, batch_size=batch_size)
         log(f"backend: board ({acc.files['bit']})")
         return acc
-    from host import emulator  # needs hw/ (TensorFlow, hls4ml): dev machines only
-    from host.emulator import EmulatedAccelerator
+    from host.emulation import emulator  # needs hw/ (TensorFlow, hls4ml): dev machines only
+    from host.emulation.emulator import EmulatedAccelerator
 
     emulator.QUIET = quiet
 
@@ -348,7 +348,7 @@ def selftest_path(acc, model: str) -> Path:
     model (dev environment) for the emulator."""
     if acc.backend == "board":
         return Path(acc.files["bit"]).with_name(f"{model}.selftest.npz")
-    from host.emulator import selftest_file
+    from host.emulation.emulator import selftest_file
 
     return selftest_file(model)
 

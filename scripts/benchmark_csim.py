@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=100, help="AXI library batch size (one DMA transfer)")
     args = p.parse_args(argv)
 
-    from host.csim_library import AxiLibrary
+    from host.emulation.csim_library import AxiLibrary
     from host.stream import IOSpec, pack_images, unpack_logits
     from hw import hls
     from hw.data import load_fashion_mnist

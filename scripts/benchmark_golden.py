@@ -104,12 +104,14 @@ def main(argv=None) -> int:
         same = int((rk == raw[:a.keras]).all(axis=1).sum())
         print(f"Keras predict: {len(xk) / dk:,.0f} images/s; golden == Keras on {same}/{len(xk)} images")
     if a.csim:
+        import tempfile
+
+        from host.deployed import config_path
         from hw import hls
 
-        sys.path.insert(0, str(REPO / "tests"))
-        from test_golden import cached_csim  # the tests' cache: compiled once per model + config
-
-        hls_model = cached_csim(Path(a.model))
+        tmp = tempfile.TemporaryDirectory(prefix="bench_csim_")  # conversion + g++ build: not timed
+        hls_model = hls.convert(config_path(Path(a.model).stem), Path(tmp.name) / "prj", a.model)
+        hls.compile_csim(hls_model)
         xc = x[:a.csim]
         t0 = time.perf_counter()
         rc = hls.to_raw(hls.csim_predict(hls_model, xc), net.logit_frac)

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from host import stream  # noqa: E402
 from host.accelerator import format_throughput  # noqa: E402
-from host.emulator import EmulatedAccelerator  # noqa: E402
+from host.emulation.emulator import EmulatedAccelerator  # noqa: E402
 
 
 def pack_unpack_overhead(spec, batch: int, repeats: int) -> dict:

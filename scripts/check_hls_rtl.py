@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "rtl"))  # the cocotb bench modules (hls_bench imports fire_bench)
 
 REF_CPP = r"""
 #include <cstdint>
@@ -130,7 +129,7 @@ def main(argv=None) -> int:
     from cocotb_tools.runner import get_runner
 
     from hw.flow.fire import icarus_ready, verilog_ports
-    from simrun import _parse_results
+    from hw.rtl.bench.simrun import _parse_results
 
     try:
         top = project_top(a.project)
@@ -162,7 +161,7 @@ def main(argv=None) -> int:
                      build_args=["-g2012"], always=True, log_file=build / "build.log")
         xml = build / "results.xml"
         try:
-            runner.test(test_module="hls_bench", hdl_toplevel=top["top"], build_dir=build, test_dir=build,
+            runner.test(test_module="hw.rtl.bench.hls_bench", hdl_toplevel=top["top"], build_dir=build, test_dir=build,
                         extra_env={"HLS_CASE": str(build / "case.json")}, results_xml=str(xml),
                         log_file=build / "sim.log")
         except SystemExit:

@@ -3,8 +3,8 @@
 
 Runs in the dev environment (hls4ml, g++, TensorFlow), because the board venv has none of them:
   * <out>/<model>.io.json   the io spec of the converted project;
-  * <out>/<model>.hwh       generated from that io spec by host.emulated_hwh (not Vivado's);
-  * <out>/<model>.bit       the emulated board's marked stand-in (host.emulated_zynq);
+  * <out>/<model>.hwh       generated from that io spec by host.emulation.emulated_hwh (not Vivado's);
+  * <out>/<model>.bit       the emulated board's marked stand-in (host.emulation.emulated_zynq);
   * <out>/golden.npz        the first N Fashion-MNIST test images, labels and the golden model's raw
                             integer logits (hw.golden), which the board path must reproduce bit for bit;
   * <out>/<model>.selftest.npz the self-test vectors the bitstream flow ships (hw.golden.selftest):
@@ -26,9 +26,9 @@ import numpy as np
 
 def main(argv=None) -> int:
     from host.driver import DEFAULT_MODEL, REPO
-    from host.emulated_hwh import write_hwh
-    from host.emulated_zynq import write_bitstream_standin
-    from host.emulator import EmulatorError, load_golden, model_file, prepare_csim
+    from host.emulation.emulated_hwh import write_hwh
+    from host.emulation.emulated_zynq import write_bitstream_standin
+    from host.emulation.emulator import EmulatorError, load_golden, model_file, prepare_csim
     from host.testset import TestSetError, load_idx_test_set
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

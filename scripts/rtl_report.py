@@ -25,7 +25,6 @@ from pathlib import Path
 from host.deployed import model_path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "rtl"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 CELL_GROUPS = {
@@ -109,7 +108,7 @@ def main(argv=None) -> int:
                    "pixel_cycles": pixel_cycles(fire, fold), "implied": rtl.frame_cycles,
                    "planned": plan_fire_ii(planned, fire)}
             if not a.no_sim:
-                from simrun import describe, run_fire_rtl
+                from hw.rtl.bench.simrun import describe, run_fire_rtl
 
                 res = run_fire_rtl(rtl, out / fire.name / "sim", test_filter=r"\.throughput$", seed=1,
                                    throughput_frames=3)

@@ -666,10 +666,10 @@ def test_changed_inputs_rerun_every_step_even_with_from_step(tmp_path):
 
 
 def test_emulated_board_hwh_says_what_the_block_design_tcl_sets(tmp_path):
-    """The .hwh the project generates for the emulated board (host.emulated_hwh) carries the same
+    """The .hwh the project generates for the emulated board (host.emulation.emulated_hwh) carries the same
     VLNVs and the same CONFIG values as the block-design Tcl, and passes the flow's own check of a
     built .hwh against the io spec: the emulation cannot drift from the design it stands for."""
-    from host.emulated_hwh import build_hwh
+    from host.emulation.emulated_hwh import build_hwh
     from host.stream import IOSpec
     from hw.flow.reports import parse_hwh
 

@@ -73,3 +73,56 @@ def test_missing_teacher_file_is_one_error_line(tmp_path, capsys):
                "--out-dir", str(tmp_path / "o"), "--verbose", "0"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error: ") and "nope.keras: model file not found" in err and "\n" not in err
+
+
+def test_cached_logits_give_the_same_loss_as_live_teachers():
+    """A batch that brings the teachers' logits (x = {"image", "teacher_logits"}) is the same loss as
+    running the teachers live: caching changes the cost, not the objective."""
+    from hw.model.distill import TEACHER_LOGITS
+
+    student, teachers = _linear(1), [_linear(2), _linear(3)]
+    x = np.random.default_rng(4).normal(size=(16, 3)).astype("float32")
+    y = np.arange(16) % 4
+    s = keras.ops.convert_to_tensor(student.predict(x, verbose=0))
+    live = float(Distiller(student, teachers, temperature=2.0, alpha=0.3).compute_loss(x=x, y=y, y_pred=s))
+    logits = np.stack([t.predict(x, verbose=0) for t in teachers], axis=1)  # (batch, teachers, classes)
+    cached = float(Distiller(student, None, temperature=2.0, alpha=0.3).compute_loss(
+        x={"image": x, TEACHER_LOGITS: logits}, y=y, y_pred=s))
+    assert cached == pytest.approx(live, rel=1e-6)
+
+
+def test_teacher_logits_are_computed_once_and_cached(tmp_path):
+    """Logits of each teacher on each image and its mirror image, cached by content: a second call
+    (a resumed run, the next point of the temperature/weight tuning) reads them back."""
+    from hw.model.distill import teacher_logits
+
+    inp = keras.Input((4, 4, 1))
+    m = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Flatten()(inp)))
+    path = tmp_path / "t.keras"
+    m.save(path)
+    x = np.random.default_rng(5).integers(0, 256, (10, 4, 4, 1), dtype=np.uint8)
+    out = teacher_logits([str(path)], x, tmp_path / "cache")
+    assert out.shape == (10, 2, 1, 3)
+    plain = m.predict(x.astype("float32") / 256.0, verbose=0)
+    flipped = m.predict(x[:, :, ::-1, :].astype("float32") / 256.0, verbose=0)
+    assert np.allclose(out[:, 0, 0], plain, atol=1e-6) and np.allclose(out[:, 1, 0], flipped, atol=1e-6)
+    files = list((tmp_path / "cache").glob("teacher_logits_*.npy"))
+    assert len(files) == 1
+    np.save(files[0], out * 0 + 7)  # what a second call reads, if it reads the cache
+    assert np.all(teacher_logits([str(path)], x, tmp_path / "cache") == 7)
+
+
+def test_validation_split_is_taken_from_the_training_set_only(fmnist):
+    """Recipe choices are tuned on held-out training images; the test set is never looked at."""
+    from hw.model.train import validation_split
+
+    small = type(fmnist)(fmnist.x_train[:1000], fmnist.y_train[:1000], fmnist.x_test[:5], fmnist.y_test[:5],
+                         fmnist.classes)
+    v = validation_split(small, 200, seed=1)
+    assert len(v.x_train) == 800 and len(v.x_test) == 200
+    train_rows = {r.tobytes() for r in v.x_train}
+    assert not any(r.tobytes() in train_rows for r in v.x_test)  # disjoint
+    assert all(any(np.array_equal(r, t) for t in small.x_train) for r in v.x_test[:5])  # from the training set
+    assert np.array_equal(validation_split(small, 200, seed=1).x_test, v.x_test)  # seeded
+    with pytest.raises(ModelError, match="--val-split 1000"):
+        validation_split(small, 1000, seed=1)

@@ -37,7 +37,7 @@ def batch(project):
 
 
 def test_deployed_depths_complete_back_to_back_bit_exact(sim, project, batch):
-    from host.csim_library import AxiLibrary
+    from host.emulation.csim_library import AxiLibrary
     from host.stream import IOSpec, check_tlast
 
     beats, _ = batch

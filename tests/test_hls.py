@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from host import stream
-from host.csim_library import AxiLibrary, CSimLibraryError
+from host.emulation.csim_library import AxiLibrary, CSimLibraryError
 from hw import hls
 
 from conftest import DEPLOYED_CONFIG, REPO
@@ -355,7 +355,7 @@ def test_part_without_resource_figures_is_refused(raw_config):
 def test_beat_width_single_source_32_bits(deployed_model_path, fmnist_test_subset, tmp_path_factory):
     """Change the beat width in the one place (StreamContract): the io spec, the generated C++
     header, the compiled wrapper, the host packing and the Tcl all follow, still bit-exact."""
-    from host.emulator import CSimEngine, GoldenEngine, load_golden
+    from host.emulation.emulator import CSimEngine, GoldenEngine, load_golden
     from hw.flow import tclgen
     from hw.hls.contract import StreamContract
 

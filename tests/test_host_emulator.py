@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from host import infer, stream
-from host.emulator import EmulatedAccelerator, EmulatorError
+from host.emulation.emulator import EmulatedAccelerator, EmulatorError
 
 from conftest import DEPLOYED_CONFIG
 from test_host_infer import TEST_BUILD, run_cli, write_idx  # tests/ is on sys.path (pytest prepend mode)
@@ -179,7 +179,7 @@ def test_cli_evaluate_golden(golden, fmnist_test_subset):
 
 
 def test_cli_text_output_in_process(csim, capsys, monkeypatch):
-    monkeypatch.setattr("host.emulator.BUILD_DIR", TEST_BUILD)
+    monkeypatch.setattr("host.emulation.emulator.BUILD_DIR", TEST_BUILD)
     code = infer.main([str(infer.SAMPLES_DIR), "--backend", "emulator", "--top-k", "2", "--batch-size", "4"])
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -243,42 +243,46 @@ def test_malformed_test_set_is_named(tmp_path):
         load_idx_test_set(tmp_path.parent)  # a directory without the t10k files
 
 
-def _bad_inputs(tmp_path):
-    """(argv, expected exit code, words the one-line error must contain) for every kind of bad input."""
-    np.save(tmp_path / "shape.npy", np.zeros((3, 5), dtype=np.uint8))
-    np.save(tmp_path / "dtype.npy", np.full((28, 28), 300.5))
-    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(tmp_path / "ok.png")
-    (tmp_path / "trunc.png").write_bytes((tmp_path / "ok.png").read_bytes()[:40])
-    (tmp_path / "empty.png").write_bytes(b"")
-    (tmp_path / "emptydir").mkdir()
-    big = tmp_path / "huge.png"
-    Image.new("1", (10_000, 9_500)).save(big)  # 95 Mpixel: over Pillow's decompression-bomb limit
-    return [
-        (["--evaluate", "fashion-mnist", "--limit", "-5"], 2, "--limit must be >= 1"),
-        (["--evaluate", "fashion-mnist", "--limit", "0"], 2, "--limit must be >= 1"),
-        (["--limit", "5"], 2, "--limit applies to --evaluate only"),
-        (["--top-k", "99"], 2, "only 10 classes"),
-        (["--top-k", "0"], 2, "--top-k must be >= 1"),
-        (["--batch-size", "0"], 2, "--batch-size must be >= 1"),
-        (["--selftest", str(tmp_path / "ok.png")], 2, "--selftest takes no input files"),
-        ([str(tmp_path / "shape.npy")], 1, "shape.npy"),
-        ([str(tmp_path / "dtype.npy")], 1, "dtype.npy"),
-        ([str(tmp_path / "trunc.png")], 1, "trunc.png"),
-        ([str(tmp_path / "empty.png")], 1, "empty.png"),
-        ([str(big)], 1, "huge.png"),
-        ([str(tmp_path / "emptydir")], 1, "emptydir"),
-        ([str(tmp_path / "missing.png")], 1, "missing.png"),
-        (["--backend", "board"], 2, "bitstream for model"),
-    ]
+BAD_INPUTS = {  # id: (argv with {tmp} for the folder of bad files, exit code, words of the one-line error)
+    "limit_negative": (["--evaluate", "fashion-mnist", "--limit", "-5"], 2, "--limit must be >= 1"),
+    "limit_zero": (["--evaluate", "fashion-mnist", "--limit", "0"], 2, "--limit must be >= 1"),
+    "limit_without_evaluate": (["--limit", "5"], 2, "--limit applies to --evaluate only"),
+    "top_k_over_classes": (["--top-k", "99"], 2, "only 10 classes"),
+    "top_k_zero": (["--top-k", "0"], 2, "--top-k must be >= 1"),
+    "batch_size_zero": (["--batch-size", "0"], 2, "--batch-size must be >= 1"),
+    "selftest_with_files": (["--selftest", "{tmp}/ok.png"], 2, "--selftest takes no input files"),
+    "npy_wrong_shape": (["{tmp}/shape.npy"], 1, "shape.npy"),
+    "npy_wrong_dtype": (["{tmp}/dtype.npy"], 1, "dtype.npy"),
+    "png_truncated": (["{tmp}/trunc.png"], 1, "trunc.png"),
+    "png_empty": (["{tmp}/empty.png"], 1, "empty.png"),
+    "png_huge": (["{tmp}/huge.png"], 1, "huge.png"),
+    "empty_folder": (["{tmp}/emptydir"], 1, "emptydir"),
+    "missing_path": (["{tmp}/missing.png"], 1, "missing.png"),
+    "board_without_board": (["--backend", "board"], 2, "bitstream for model"),
+}
 
 
-def test_every_bad_input_gets_a_one_line_error_and_its_exit_code(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    np.save(d / "shape.npy", np.zeros((3, 5), dtype=np.uint8))
+    np.save(d / "dtype.npy", np.full((28, 28), 300.5))
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(d / "ok.png")
+    (d / "trunc.png").write_bytes((d / "ok.png").read_bytes()[:40])
+    (d / "empty.png").write_bytes(b"")
+    (d / "emptydir").mkdir()
+    Image.new("1", (10_000, 9_500)).save(d / "huge.png")  # 95 Mpixel: over Pillow's decompression-bomb limit
+    return d
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_every_bad_input_gets_a_one_line_error_and_its_exit_code(case, bad_files, capsys):
     """Options are checked before any work starts; bad files are named; nothing opens a backend
-    (the whole sweep takes seconds: no conversion, no C simulation)."""
-    for argv, code, words in _bad_inputs(tmp_path):
-        got = infer.main(argv)
-        err = capsys.readouterr().err
-        errors = [line for line in err.splitlines() if line.startswith("error:")]
-        assert got == code, (argv, got, err)
-        assert errors and any(words in line for line in errors), (argv, err)
-        assert "Traceback" not in err and "emulator:" not in err, (argv, err)
+    (no conversion, no C simulation: each case takes milliseconds)."""
+    argv, code, words = BAD_INPUTS[case]
+    got = infer.main([a.replace("{tmp}", str(bad_files)) for a in argv])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert got == code, err
+    assert errors and any(words in line for line in errors), err
+    assert "Traceback" not in err and "emulator:" not in err, err

@@ -46,3 +46,21 @@ def test_ci_workflow_is_well_formed():
         for need in job.get("needs", []):
             assert need in jobs, (name, need)
     assert "tests/rtl" in str(jobs["rtl"]["steps"]) and "--ignore=tests/rtl" in str(jobs["suite"]["steps"])
+
+
+def test_scripts_import_installed_packages_only():
+    """No script reaches into tests/ for code (bench helpers live in packages: hw.rtl.bench)."""
+    import re
+
+    for script in sorted((REPO / "scripts").glob("*.py")):
+        text = script.read_text()
+        assert not re.search(r"sys\.path\.insert\([^)]*tests", text), script.name
+        assert not re.search(r"^\s*from (test_\w+|simrun|fire_bench|hls_bench) import", text, re.M), script.name
+
+
+def test_board_runtime_does_not_load_the_emulation():
+    """host/ is what a board runs; host/emulation/ is loaded only when the emulator is asked for."""
+    mods = _imported_after("import host.infer, host.driver, host.accelerator, host.stream, host.selftest")
+    assert not {m for m in mods if m.startswith(("host.emulation", "hw"))}
+    assert (REPO / "host" / "emulation" / "emulator.py").is_file()
+    assert not list((REPO / "hls_config").glob("*.cpp")) and not list((REPO / "hls_config").glob("*.h"))

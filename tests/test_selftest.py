@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw.golden import selftest as vectors
-from host import emulator, infer
+from host import infer
+from host.emulation import emulator
 from host.selftest import SelftestError, load
+from hw.golden import selftest as vectors
 
 TEST_BUILD = infer.REPO / "build" / "test_hls"  # the project tests/test_hls.py converts; reused, not rebuilt
 

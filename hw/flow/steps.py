@@ -114,7 +114,7 @@ class BitstreamSteps:
         import numpy as np
 
         from hw.hls.fifosim import FifoSim, FifoSimError, test_beats
-        from host.csim_library import AxiLibrary
+        from host.emulation.csim_library import AxiLibrary
         from host.stream import IOSpec
 
         n = max(int(self.cfg.csim_images), 20)

@@ -25,7 +25,12 @@ def main(argv=None) -> int:
     p.add_argument("--model", help="override the config's KerasModel path")
     p.add_argument("--clock-ns", type=float, help="override the config's ClockPeriod (ns)")
     p.add_argument("--part", help="override the config's Part")
+    p.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's and hls4ml's own output")
     args = p.parse_args(argv)
+    if not args.verbose:
+        from hw.quiet import quiet
+
+        quiet()
     from hw.model import ModelError
 
     try:

@@ -6,7 +6,7 @@ register and instance names and the DMA length width. `StreamContract` holds tho
 conversion time `io_spec()` writes them (with the converted model's formats) into
 `<project>/io_spec.json`, and `project_header()` into the wrapper's generated header
 `firmware/axi_top_project.h`. Everything else reads one of those two files: the wrapper
-(hls_config/axi_top.*), host/ (io spec), the Tcl config (hw/flow/tclgen.py, io spec). Change a
+(hw/hls/axi/axi_top.*), host/ (io spec), the Tcl config (hw/flow/tclgen.py, io spec). Change a
 field here (or pass another StreamContract to hw.hls.convert) and all of them follow.
 """
 from __future__ import annotations
@@ -58,7 +58,7 @@ class StreamContract:
 
     @property
     def c_abi(self) -> dict:
-        """Symbols of the runner (hls_config/axi_run.cpp), named after the top."""
+        """Symbols of the runner (hw/hls/axi/axi_run.cpp), named after the top."""
         return {"run": f"{self.top}_run", "in_beats_per_image": f"{self.top}_in_beats_per_image",
                 "out_beats_per_image": f"{self.top}_out_beats_per_image"}
 

@@ -38,21 +38,50 @@ def to_float(x_uint8: np.ndarray) -> np.ndarray:
     return x_uint8.astype(np.float32) / 256.0
 
 
-def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int = SEED):
-    """Random horizontal flip and +-2 pixel translation (zero fill), in tf.data for speed."""
+def augmented_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int = SEED,
+                      teacher_logits: np.ndarray | None = None):
+    """Random horizontal flip and +-2 pixel translation (zero fill), in tf.data for speed.
+
+    teacher_logits (N, 2, teachers, classes), from hw.model.distill.teacher_logits: each image then
+    comes as {"image", "teacher_logits"} with the logits of the view drawn (plain or flipped)."""
     import tensorflow as tf
+
+    from hw.model.distill import TEACHER_LOGITS
 
     h, w = x.shape[1:3]
 
-    def aug(img, label):
-        img = tf.image.random_flip_left_right(img, seed=seed)
+    def shift(img):
         img = tf.pad(img, [[2, 2], [2, 2], [0, 0]])
-        img = tf.image.random_crop(img, (h, w, x.shape[3]), seed=seed)
-        return img, label
+        return tf.image.random_crop(img, (h, w, x.shape[3]), seed=seed)
 
-    ds = tf.data.Dataset.from_tensor_slices((to_float(x), y.astype(np.int32)))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).map(aug, num_parallel_calls=2)
+    def aug(img, label):
+        return shift(tf.image.random_flip_left_right(img, seed=seed)), label
+
+    def aug_kd(img, logits, label):
+        flip = tf.random.uniform((), seed=seed) < 0.5
+        img = tf.cond(flip, lambda: tf.image.flip_left_right(img), lambda: img)
+        return {"image": shift(img), TEACHER_LOGITS: tf.where(flip, logits[1], logits[0])}, label
+
+    if teacher_logits is None:
+        ds = tf.data.Dataset.from_tensor_slices((to_float(x), y.astype(np.int32)))
+        fn = aug
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((to_float(x), teacher_logits, y.astype(np.int32)))
+        fn = aug_kd
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).map(fn, num_parallel_calls=2)
     return ds.batch(batch_size, drop_remainder=True).prefetch(2)
+
+
+def validation_split(ds, n: int, seed: int):
+    """Hold out n training images (seeded permutation) as the evaluation set, so that recipe choices
+    (distillation temperature and weight) are tuned without the test set ever being looked at."""
+    from hw.model import ModelError
+
+    if not 0 < n < len(ds.x_train):
+        raise ModelError(f"--val-split {n} must be between 1 and {len(ds.x_train) - 1} (training images)")
+    perm = np.random.default_rng(seed).permutation(len(ds.x_train))
+    val, rest = perm[:n], perm[n:]
+    return type(ds)(ds.x_train[rest], ds.y_train[rest], ds.x_train[val], ds.y_train[val], ds.classes)
 
 
 def cosine_lr(peak: float, steps: int, warmup: int = 0):
@@ -143,6 +172,9 @@ def train(args) -> dict:
     ds = load_dataset(args.dataset)
     if args.limit:
         ds = type(ds)(ds.x_train[:args.limit], ds.y_train[:args.limit], ds.x_test[:args.limit], ds.y_test[:args.limit], ds.classes)
+    split = "test"
+    if args.val_split:
+        ds, split = validation_split(ds, args.val_split, args.seed), "validation"
     quant = QuantSpec(weight_bits=args.weight_bits, act_bits=args.act_bits)
     spec = ArchSpec(variant=args.variant, input_shape=ds.x_train.shape[1:], num_classes=len(ds.classes), quant=quant)
     if args.arch_json:
@@ -154,15 +186,16 @@ def train(args) -> dict:
     history = {"float": [], "qat": []}
     teachers = None
     if args.teacher:
-        from hw.model.distill import Distiller, load_teachers
+        from hw.model.distill import Distiller, load_teachers, teacher_logits
 
-        teachers = load_teachers(args.teacher)
+        load_teachers(args.teacher)  # a missing or bad teacher file fails here, by name
+        teachers = teacher_logits(args.teacher, ds.x_train, Path(args.work_dir) / "kd_cache")
 
     def trainable(model):
-        """What fit() trains: the model itself, or the model distilled from the teachers."""
+        """What fit() trains: the model itself, or the model distilled from the cached teacher logits."""
         if teachers is None:
             return model
-        return Distiller(model, teachers, temperature=args.kd_temperature, alpha=args.kd_alpha)
+        return Distiller(model, None, temperature=args.kd_temperature, alpha=args.kd_alpha)
 
     def float_optimizer():
         return keras.optimizers.AdamW(cosine_lr(args.lr, args.float_epochs * steps_per_epoch, steps_per_epoch),
@@ -187,12 +220,12 @@ def train(args) -> dict:
         fit_model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                           metrics=["accuracy"], jit_compile=True)
     if done < args.float_epochs:
-        h = fit_model.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed), epochs=args.float_epochs,
+        h = fit_model.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed, teachers), epochs=args.float_epochs,
                        initial_epoch=done, validation_data=(to_float(ds.x_test), ds.y_test), validation_freq=5,
                        callbacks=[ck.callback(fmodel)], verbose=args.verbose)
         history["float"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
     float_acc = evaluate(fmodel, ds.x_test, ds.y_test)
-    print(f"[float] test accuracy {float_acc:.4f}", flush=True)
+    print(f"[float] {split} accuracy {float_acc:.4f}", flush=True)
 
     # Phase 2: HGQ2 quantization-aware fine-tune from the folded float weights.
     from hgq.config import LayerConfigScope
@@ -218,15 +251,15 @@ def train(args) -> dict:
         fold_batchnorm(fmodel, qmodel)
         trace_minmax(qmodel, to_float(ds.x_train[:10000]), batch_size=1000)
         qfit = compile_qat(qmodel)
-        print(f"[qat] fixed-point accuracy right after folding: {evaluate(qmodel, ds.x_test, ds.y_test):.4f}", flush=True)
+        print(f"[qat] fixed-point {split} accuracy right after folding: {evaluate(qmodel, ds.x_test, ds.y_test):.4f}", flush=True)
     if qdone < args.qat_epochs:
-        h = qfit.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed + 1), epochs=args.qat_epochs,
+        h = qfit.fit(augmented_dataset(ds.x_train, ds.y_train, args.batch_size, args.seed + 1, teachers), epochs=args.qat_epochs,
                      initial_epoch=qdone, callbacks=[qck.callback(qmodel)], verbose=args.verbose)
         history["qat"] = {k: [float(v) for v in vs] for k, vs in h.history.items()}
     # Calibrate activation integer bits on the whole training set, then measure the saved model.
     trace_minmax(qmodel, to_float(ds.x_train), batch_size=1000)
     fixed_acc = evaluate(qmodel, ds.x_test, ds.y_test)
-    print(f"[qat] fixed-point test accuracy {fixed_acc:.4f}", flush=True)
+    print(f"[qat] fixed-point {split} accuracy {fixed_acc:.4f}", flush=True)
 
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -243,13 +276,14 @@ def train(args) -> dict:
         "weight_bits_total": int(total_bits),
         "macs_per_image": int(sum(conv_macs(qmodel).values())),
         "weight_bits_per_layer": wb,
-        "float_test_accuracy": float_acc,
-        "fixed_point_test_accuracy": fixed_acc,
-        "test_images": int(len(ds.y_test)),
+        f"float_{split}_accuracy": float_acc,
+        f"fixed_point_{split}_accuracy": fixed_acc,
+        f"{split}_images": int(len(ds.y_test)),
         "float_epochs": args.float_epochs,
         "qat_epochs": args.qat_epochs,
         "training_seconds": round(time.time() - t0, 1),
-        "distillation": ({"teachers": list(args.teacher), "temperature": args.kd_temperature, "alpha": args.kd_alpha}
+        "distillation": ({"teachers": list(args.teacher), "temperature": args.kd_temperature, "alpha": args.kd_alpha,
+                          "soft_targets": "cached teacher logits of the plain and mirrored image (hw.model.distill)"}
                          if args.teacher else None),
         "command": "python -m hw.model.train " + " ".join(sys.argv[1:]),
         "history": history,
@@ -282,6 +316,8 @@ def main(argv=None) -> int:
                    help="distil from this model file (repeat for an ensemble; hw.model.distill)")
     p.add_argument("--kd-temperature", type=float, default=3.0, help="softmax temperature of the soft targets")
     p.add_argument("--kd-alpha", type=float, default=0.5, help="weight of the hard-label loss (1 - alpha: soft)")
+    p.add_argument("--val-split", type=int, default=0,
+                   help="hold out N training images and evaluate on them instead of the test set (recipe tuning)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--work-dir", default="build/train", help="checkpoints (resumable)")
     p.add_argument("--out-dir", default=str(MODELS_DIR))

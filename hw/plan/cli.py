@@ -80,7 +80,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-shell", action="store_true",
                     help="leave out the PYNQ-Z2 shell (PS7, AXI DMA, interconnects, AXI wrapper; hw.plan.shell)")
     ap.add_argument("--json", action="store_true", help="print the plan as JSON")
+    ap.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's and hls4ml's own output")
     a = ap.parse_args(argv)
+    if not a.verbose:
+        from hw.quiet import quiet
+
+        quiet()
     try:
         if a.write and not a.optimize:
             raise BudgetError("--write needs --optimize")

@@ -1,4 +1,4 @@
-"""The board path against hardware that misbehaves (host.emulated_zynq.Faults), in the board venv.
+"""The board path against hardware that misbehaves (host.emulation.emulated_zynq.Faults), in the board venv.
 
 Each fault is one that a broken bitstream or a driver bug produces on a real PYNQ-Z2; each test
 asserts that the driver stops with an AcceleratorError naming the channel and the cause, within
@@ -10,8 +10,6 @@ with this code's own packing.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,32 +17,20 @@ import pytest
 pynq = pytest.importorskip("pynq", reason="the board venv (scripts/setup_board_venv.sh) has pynq")
 
 from host.accelerator import AcceleratorError  # noqa: E402
-from host.csim_library import AxiLibrary  # noqa: E402
 from host.driver import DMATimeoutError, PynqAccelerator  # noqa: E402
-from host.emulated_zynq import DMA_DEC_ERR, DMA_INT_ERR, DMA_SLV_ERR, emulated_board  # noqa: E402
-from host.stream import IOSpec  # noqa: E402
+from host.emulation.emulated_zynq import DMA_DEC_ERR, DMA_INT_ERR, DMA_SLV_ERR  # noqa: E402
+from emulated import board, load_board_files  # noqa: E402  (tests/board on sys.path)
 
-REPO = Path(__file__).resolve().parents[2]
-FOLDER = Path(os.environ.get("SQUEEZENET_EMULATED_BOARD", REPO / "build" / "emulated_board"))
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture(scope="module")
 def f():
-    manifest = FOLDER / "emulated_board.json"
-    if not manifest.is_file():
-        if "SQUEEZENET_EMULATED_BOARD" in os.environ:
-            pytest.fail(f"{manifest} missing: scripts/prepare_emulated_board.py did not run")
-        pytest.skip(f"{manifest} missing: run scripts/prepare_emulated_board.py in the dev venv first")
-    m = json.loads(manifest.read_text())
-    spec = IOSpec.load(FOLDER / f"{m['model']}.io.json")
-    st = np.load(FOLDER / f"{m['model']}.selftest.npz")
-    return {"dir": FOLDER, "model": m["model"], "spec": spec, "lib": AxiLibrary(m["library"], spec),
-            "images": st["images"], "raw": st["raw"]}
+    return load_board_files("selftest")
 
 
 def _board(f):
-    return emulated_board(f["lib"].run, f["spec"].batch_register, f["spec"].input.beats_per_image)
+    return board(f)
 
 
 def _acc(f, batch_size=4, timeout_s=1.0):

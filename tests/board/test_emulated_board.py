@@ -1,4 +1,4 @@
-"""The board path end to end on an emulated PYNQ-Z2 (host.emulated_zynq), in the board venv.
+"""The board path end to end on an emulated PYNQ-Z2 (host.emulation.emulated_zynq), in the board venv.
 
 pynq's real Overlay, DefaultIP, register maps, pynq.allocate and pynq.lib.dma.DMA drive register
 models of the AXI DMA (PG021) and the HLS control block, whose stream side is the C simulation of
@@ -7,10 +7,7 @@ first); SQUEEZENET_EMULATED_BOARD names their folder and makes them mandatory.
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,31 +15,19 @@ import pytest
 pynq = pytest.importorskip("pynq", reason="the board venv (scripts/setup_board_venv.sh) has pynq")
 
 from host.accelerator import AcceleratorError  # noqa: E402
-from host.csim_library import AxiLibrary  # noqa: E402
 from host.driver import BoardError, DMATimeoutError, PynqAccelerator  # noqa: E402
-from host.emulated_zynq import DMA_INT_ERR, IDLE, emulated_board  # noqa: E402
-from host.stream import IOSpec  # noqa: E402
+from host.emulation.emulated_zynq import DMA_INT_ERR, IDLE  # noqa: E402
+from emulated import board, load_board_files  # noqa: E402  (tests/board on sys.path)
 
-REPO = Path(__file__).resolve().parents[2]
-FOLDER = Path(os.environ.get("SQUEEZENET_EMULATED_BOARD", REPO / "build" / "emulated_board"))
 
 
 @pytest.fixture(scope="module")
 def board_files():
-    manifest = FOLDER / "emulated_board.json"
-    if not manifest.is_file():
-        if "SQUEEZENET_EMULATED_BOARD" in os.environ:
-            pytest.fail(f"{manifest} missing: scripts/prepare_emulated_board.py did not run")
-        pytest.skip(f"{manifest} missing: run scripts/prepare_emulated_board.py in the dev venv first")
-    m = json.loads(manifest.read_text())
-    spec = IOSpec.load(FOLDER / f"{m['model']}.io.json")
-    golden = np.load(FOLDER / m["golden"])
-    return {"dir": FOLDER, "model": m["model"], "spec": spec, "lib": AxiLibrary(m["library"], spec),
-            "images": golden["images"], "raw": golden["raw"]}
+    return load_board_files("golden")
 
 
 def _board(f):
-    return emulated_board(f["lib"].run, f["spec"].batch_register, f["spec"].input.beats_per_image)
+    return board(f)
 
 
 def test_classifies_bit_exact_through_pynq_dma(board_files):

@@ -1,4 +1,4 @@
-"""pytest entry of the Fire-module RTL regression (Icarus + cocotb, bench in fire_bench.py).
+"""pytest entry of the Fire-module RTL regression (Icarus + cocotb, bench in hw/rtl/bench/fire_bench.py).
 
 Each case generates the RTL's parameter/ROM files with hw.rtl.generate into its own build directory,
 then runs the bench there, so cases are independent and can run in parallel (pytest -n).
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from host.deployed import config_path
-from simrun import describe, run_bench, run_fire_rtl  # tests/rtl is on sys.path (pytest prepend mode)
+from hw.rtl.bench.simrun import describe, run_bench, run_fire_rtl
 
 from hw.golden import conv2d  # noqa: E402
 from hw.rtl.generate import (  # noqa: E402

@@ -1,7 +1,7 @@
 """The board off-board: the same API as host/driver.py, backed by the C simulation of the AXI top.
 
 Why: `host/infer.py` must work (and be tested for real) without a PYNQ-Z2. The emulator runs the
-exact C++ that Vitis HLS synthesizes (hls_config/axi_top.cpp around the hls4ml firmware), compiled
+exact C++ that Vitis HLS synthesizes (hw/hls/axi/axi_top.cpp around the hls4ml firmware), compiled
 by hw.hls with g++ into a shared library whose entry point the io spec names (`c_abi`). Bytes go in through the
 driver's packing code, bytes and TLAST flags come out through its unpacking code
 (host/accelerator.py): only the transport differs from the board (ctypes call instead of DMA).
@@ -63,12 +63,12 @@ def model_file(model: str | os.PathLike) -> Path:
 
 
 class CSimEngine:
-    """The compiled AXI top (host.csim_library.AxiLibrary, bound by the io spec's c_abi names)."""
+    """The compiled AXI top (host.emulation.csim_library.AxiLibrary, bound by the io spec's c_abi names)."""
 
     description = "C simulation of the AXI top"
 
     def __init__(self, library: Path, spec: IOSpec) -> None:
-        from host.csim_library import AxiLibrary, CSimLibraryError
+        from host.emulation.csim_library import AxiLibrary, CSimLibraryError
 
         try:
             self.lib = AxiLibrary(library, spec)
@@ -82,7 +82,7 @@ class CSimEngine:
                                     "the library and io_spec.json come from different builds")
 
     def __call__(self, in_beats: np.ndarray, out_beats: np.ndarray, n_images: int) -> np.ndarray:
-        from host.csim_library import CSimLibraryError
+        from host.emulation.csim_library import CSimLibraryError
 
         try:
             beats, last = self.lib.run(in_beats, n_images)
@@ -149,24 +149,12 @@ QUIET = False  # host/infer.py sets it (not --verbose): TensorFlow's native star
 
 
 def import_tensorflow_quietly() -> None:
-    """TensorFlow 2.21 writes its abseil/oneDNN start-up lines straight to file descriptor 2 (they
-    ignore TF_CPP_MIN_LOG_LEVEL): with QUIET, import it once with that descriptor on /dev/null, only
-    when a conversion or the golden model needs it (a cached C simulation never imports it). An
-    import that fails here fails again, with its message, at the real import."""
-    if not QUIET or "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        try:
-            import tensorflow  # noqa: F401
-        except Exception:
-            pass
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    """With QUIET, TensorFlow's native start-up lines are dropped (hw.quiet), only when a conversion
+    or the golden model needs TensorFlow (a cached C simulation never imports it)."""
+    if QUIET:
+        from hw.quiet import import_tensorflow_quietly as quietly
+
+        quietly()
 
 
 def selftest_file(model: str | os.PathLike, build_dir=None, log: Callable[[str], None] = _quiet) -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiStreamFrame, AxiStreamSink, AxiStreamSource
-from fire_bench import _bus, drive_ap_start, pause_gen
+from hw.rtl.bench.fire_bench import _bus, drive_ap_start, pause_gen
 
 CLOCK_NS = 5
 

@@ -20,7 +20,7 @@ those accesses with register models of the hardware in the block design:
     would on the board.
 
 The accelerator's stream side is `engine(beats, n_images) -> (out_beats, tlast)`, in practice the C
-simulation of the AXI top (host.csim_library.AxiLibrary), the same C++ that Vitis HLS synthesizes.
+simulation of the AXI top (host.emulation.csim_library.AxiLibrary), the same C++ that Vitis HLS synthesizes.
 Between the DMA and the accelerator the streams are queues with the real hand-off rules: MM2S is
 idle only once the accelerator has read all its beats, S2MM only at TLAST, so a batch register that
 disagrees with the transfers, or an accelerator that never starts, leaves a channel busy for ever.
@@ -75,7 +75,7 @@ class EmulationError(RuntimeError):
 def write_bitstream_standin(path: str | Path, model: str) -> Path:
     """The .bit file of the emulated board: a marker, never mistaken for (or by) a real bitstream."""
     path = Path(path)
-    path.write_bytes(BIT_MAGIC + f"model: {model}\nnot a bitstream: load it only on host.emulated_zynq\n".encode())
+    path.write_bytes(BIT_MAGIC + f"model: {model}\nnot a bitstream: load it only on host.emulation.emulated_zynq\n".encode())
     return path
 
 
