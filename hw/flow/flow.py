@@ -320,7 +320,12 @@ def parse_args(argv=None) -> BuildConfig:
     p.add_argument("--fire", default="fire2", help="the Fire module to export with --fire-rtl (default fire2)")
     p.add_argument("--fire-rtl-dir", default="", help="where --fire-rtl copies the Verilog (HLS_FIRE_RTL_DIR; "
                    "default build/fire_rtl/FIRE)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's and hls4ml's own output")
     a = p.parse_args(argv)
+    if not a.verbose:
+        from hw.quiet import quiet
+
+        quiet()
     target = "fire-rtl" if a.fire_rtl else "bitstream"
     steps = FIRE_STEPS if a.fire_rtl else BITSTREAM_STEPS
     if a.from_step and a.from_step not in steps:

@@ -294,6 +294,10 @@ def train(args) -> dict:
 
 
 def main(argv=None) -> int:
+    from hw.quiet import quiet
+
+    if "--library-output" not in (argv if argv is not None else sys.argv[1:]):
+        quiet()  # TensorFlow's native start-up lines and the known warnings; --library-output keeps them
     from hw.data import DatasetError
     from hw.model import VARIANTS, ModelError
 
@@ -323,6 +327,8 @@ def main(argv=None) -> int:
     p.add_argument("--out-dir", default=str(MODELS_DIR))
     p.add_argument("--limit", type=int, default=0, help="use only the first N train/test images (smoke tests)")
     p.add_argument("--verbose", type=int, default=1, help="Keras progress display: 0 silent, 1 bar, 2 line per epoch")
+    p.add_argument("--library-output", action="store_true",
+                   help="keep TensorFlow's and hls4ml's own start-up output and warnings (quiet by default)")
     args = p.parse_args(argv)
     try:
         train(args)
