@@ -160,7 +160,7 @@ def fit(train: list[Sample], tool: str) -> ToolParams:
     lut = lambda c: c.lut + c.lutram - c.fifo_lutram  # noqa: E731
     placed = _group([s for s in train if s.placed and s.placed.get("lut")], tool)
     return replace(p, lut_hls_weighted=ratio(weighted, "lut_hls", lut), lut_hls_plain=ratio(plain, "lut_hls", lut),
-                   ff_hls=ratio(train and _group(train, tool), "ff_hls", lambda c: c.ff),
+                   ff_hls=ratio(_group(train, tool), "ff_hls", lambda c: c.ff),
                    lut_placed=_median([s.placed["lut"] / max(lut(_cost(s, p)), 1) for s in placed], 1.0))
 
 
@@ -236,14 +236,12 @@ def predict(s: Sample, p: ToolParams) -> list[LayerError]:
 
 def _design_raw_lut(entry: dict, p: ToolParams) -> int:
     """The planner's structural LUT count of a build's modelled layers and their FIFOs."""
-    ss = samples({"x": entry})
     tot = 0
     for l in B.layers_of(entry):
         if l.kind not in MODELLED or (l.has_weights and l.strategy != "resource"):
             continue
         c = cost_layer(l, l.rf, p.mult, p.cycles, fifo="full", memory=p.memory)
         tot += c.lut + c.lutram + c.fifo_lut
-    del ss
     return tot
 
 
