@@ -384,7 +384,8 @@ def run_selftest(args, log) -> int:
 def quiet_libraries() -> None:
     """Silence the known third-party chatter at its source (the emulator's first use imports
     TensorFlow and hls4ml): TensorFlow's C++ log, hls4ml's and Keras' known warnings. --verbose
-    keeps all of it."""
+    keeps all of it. The same filters as hw.quiet.KNOWN_WARNINGS, repeated because the board path
+    imports nothing from hw/."""
     import os
     import warnings
 
