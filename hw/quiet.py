@@ -44,3 +44,15 @@ def quiet(tensorflow: bool = True) -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"hls4ml(\.|$)")
     if tensorflow:
         import_tensorflow_quietly()
+
+
+def add_verbose_flag(parser) -> None:
+    """The one -v/--verbose of every command line (hw/ CLIs and scripts/): library output back on."""
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's and hls4ml's own start-up output and warnings")
+
+
+def quiet_unless_verbose(args, tensorflow: bool = True) -> None:
+    """Call right after parse_args, before the heavy imports: `quiet()` unless -v was given."""
+    if not getattr(args, "verbose", False):
+        quiet(tensorflow=tensorflow)

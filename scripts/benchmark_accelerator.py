@@ -13,6 +13,7 @@ import sys
 import time
 
 from host.deployed import config_path
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -57,7 +58,9 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", nargs="+", metavar="YAML",
                     help="designs side by side (the first is the reference): as configured, and each network "
                          "at one uniform ReuseFactor, every resource capped at 80 %%")
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     from hw import plan as B
     from hw.plan import imagenet
 

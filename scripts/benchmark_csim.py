@@ -20,6 +20,7 @@ from host.deployed import DEPLOYED_MODEL, config_path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,7 +61,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "build" / "benchmark_csim" / DEPLOYED_MODEL))
     p.add_argument("-n", type=int, default=300, help="test images to run (default 300)")
     p.add_argument("--batch", type=int, default=100, help="AXI library batch size (one DMA transfer)")
+    add_verbose_flag(p)
     args = p.parse_args(argv)
+    quiet_unless_verbose(args)
 
     from host.emulation.csim_library import AxiLibrary
     from host.stream import IOSpec, pack_images, unpack_logits

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from host.deployed import model_path
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
@@ -62,7 +63,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--keras", type=int, default=0, help="also compare N images with Keras predict")
     p.add_argument("--csim", type=int, default=0, help="also compare N images with the hls4ml C simulation")
+    add_verbose_flag(p)
     a = p.parse_args(argv)
+    quiet_unless_verbose(a)
 
     from hw import golden
     from hw.data import load_fashion_mnist

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from host.deployed import DEPLOYED_MODEL
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -64,7 +65,9 @@ def main(argv=None) -> int:
     p.add_argument("--csim-images", type=int, default=64)
     p.add_argument("--golden-images", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=256)
+    add_verbose_flag(p)
     args = p.parse_args(argv)
+    quiet_unless_verbose(args, tensorflow=False)
     log = (lambda m: print(m, file=sys.stderr))
 
     csim = EmulatedAccelerator(args.model, batch_size=min(args.batch_size, args.csim_images), engine="csim", log=log)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -42,7 +43,9 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=10000)
     ap.add_argument("--fifo-images", type=int, default=100)
     ap.add_argument("--cap", type=float, default=0.8)
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     ok = True
     x, y = load_idx_test_set("fashion-mnist")
     x, y = x[:a.images], y[:a.images]

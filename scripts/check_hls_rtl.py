@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -125,7 +126,9 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cycles-per-image", type=int, default=4000, help="sizes the bench's timeouts only")
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     from cocotb_tools.runner import get_runner
 
     from hw.flow.fire import icarus_ready, verilog_ports

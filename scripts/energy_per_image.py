@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from host.deployed import config_path
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 PJ = {"dram_read_32b": 640.0, "sram_read_32b": 5.0, "mult_8b": 0.2, "add_8b": 0.03}
@@ -93,7 +94,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", action="append", help="hls4ml YAML of a design (repeatable); default: the deployed one")
     ap.add_argument("--plot", help="write a bar chart (PNG) here")
+    add_verbose_flag(ap)
     args = ap.parse_args(argv)
+    quiet_unless_verbose(args)
     configs = args.config or [str(config_path())]
     rows = {}
     for c in configs:

@@ -10,6 +10,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,9 @@ def slug(name: str) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=REPO / "host" / "samples")
+    add_verbose_flag(p)
     args = p.parse_args(argv)
+    quiet_unless_verbose(args, tensorflow=False)
     ds = load_fashion_mnist()
     args.out.mkdir(parents=True, exist_ok=True)
     for c, name in enumerate(ds.classes):

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
+
 REPO = Path(__file__).resolve().parents[1]
 TESTS = ["tests/board", "tests/test_host_stream.py", "tests/test_host_driver.py"]
 
@@ -105,7 +107,9 @@ def main(argv=None) -> int:
     ap.add_argument("--board", default=str(REPO / "build" / "emulated_board"), help="scripts/prepare_emulated_board.py output")
     ap.add_argument("--python", default=sys.executable, help="the board venv's python (pynq 3.x)")
     ap.add_argument("--only", help="run one mutation by name")
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a, tensorflow=False)
     board = Path(a.board).resolve()
     if not (board / "emulated_board.json").is_file():
         print(f"error: {board}/emulated_board.json missing: run scripts/prepare_emulated_board.py first", file=sys.stderr)

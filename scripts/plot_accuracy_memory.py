@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from hw.chip import BRAM18_BITS, XC7Z020
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET_KBIT = XC7Z020.bram18 * BRAM18_BITS / 1024 / 2  # half of the XC7Z020's block RAM (hw/chip.py)
@@ -90,7 +91,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models-dir", type=Path, default=REPO / "hw" / "models")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "accuracy_vs_memory.png")
+    add_verbose_flag(ap)
     args = ap.parse_args(argv)
+    quiet_unless_verbose(args, tensorflow=False)
     try:
         points, skipped = read_points(args.models_dir)
     except PlotError as e:

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 
 def main(argv=None) -> int:
@@ -36,7 +37,9 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--images", type=int, default=40, help="test images to run through the board path")
     ap.add_argument("--test-set", default="fashion-mnist")
+    add_verbose_flag(ap)
     args = ap.parse_args(argv)
+    quiet_unless_verbose(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:

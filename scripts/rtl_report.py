@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from host.deployed import model_path
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -72,24 +73,26 @@ def main(argv=None) -> int:
     ap.add_argument("--no-synth", action="store_true", help="skip Yosys")
     ap.add_argument("--out", default=str(REPO / "build" / "rtl_report"))
     ap.add_argument("--json", help="also write the figures to this JSON file")
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
 
     from hw import plan as P
     from hw.rtl.generate import (RTLError, fold_for_pixel_cycles, model_fires, pixel_cycles, plan_fire_ii,
                                  plan_pixel_cycles, write_fire_rtl)
 
     try:
-        model_path = Path(a.model)
-        if not model_path.exists():
-            raise ReportError(f"{model_path}: model file not found")
+        model_file = Path(a.model)
+        if not model_file.exists():
+            raise ReportError(f"{model_file}: model file not found")
         from hw.model import load_model
 
-        model = load_model(model_path)
-        cfg = Path(a.config) if a.config else REPO / "hls_config" / f"{model_path.stem}.yml"
+        model = load_model(model_file)
+        cfg = Path(a.config) if a.config else REPO / "hls_config" / f"{model_file.stem}.yml"
         if not cfg.exists():
             raise ReportError(f"{cfg}: hls4ml config not found")
         try:
-            planned = P.plan(P.from_config(cfg, model_path)[0])
+            planned = P.plan(P.from_config(cfg, model_file)[0])
         except P.BudgetError as e:
             raise ReportError(str(e)) from None
         fires = model_fires(model)
@@ -124,7 +127,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    print(f"Fire-module RTL, model {model_path.name}, ReuseFactors from "
+    print(f"Fire-module RTL, model {model_file.name}, ReuseFactors from "
           f"{cfg.relative_to(REPO) if cfg.is_relative_to(REPO) else cfg} (the graph hls4ml builds from it), "
           "100 MHz\n")
     print("| Fire | frame | mults/cycle (sq, e1, e3) | cycles/pixel (sq, e1, e3) | cycles/frame measured | "

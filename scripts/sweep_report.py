@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from host.deployed import FRONT_DESIGNS, model_path
+from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -212,7 +213,9 @@ def main(argv=None) -> int:
     ap.add_argument("--plot", default=str(REPO / "docs" / "sweep_pareto.png"))
     ap.add_argument("--markdown", help="also write the table to this file")
     ap.add_argument("--json", default=str(REPO / "hw" / "models" / "sweep" / "summary.json"))
+    add_verbose_flag(ap)
     args = ap.parse_args(argv)
+    quiet_unless_verbose(args)
     with tempfile.TemporaryDirectory(prefix="sweep_") as tmp:
         rows = collect(Path(tmp))
     table = markdown(rows)
