@@ -27,16 +27,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main(argv=None) -> int:
-    from host.testset import load_idx_test_set
-    from hw import hls
-    from hw.hls.config import load_config
-    from hw.golden import extract
-    from host.stream import IOSpec, unpack_logits
-    from hw.hls.fifosim import FifoSim, test_beats
-    from hw.model import load_model
-    from hw.plan import Budget, from_config
-    from hw.plan.optimize import plan
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config")
     ap.add_argument("--model", help="model file instead of the YAML's KerasModel (same layer names)")
@@ -46,6 +36,15 @@ def main(argv=None) -> int:
     add_verbose_flag(ap)
     a = ap.parse_args(argv)
     quiet_unless_verbose(a)
+    from host.testset import load_idx_test_set
+    from hw import hls
+    from hw.hls.config import load_config
+    from hw.golden import extract
+    from host.stream import IOSpec, unpack_logits
+    from hw.hls.fifosim import FifoSim, test_beats
+    from hw.model import load_model
+    from hw.plan import Budget, from_config
+    from hw.plan.optimize import plan
     ok = True
     x, y = load_idx_test_set("fashion-mnist")
     x, y = x[:a.images], y[:a.images]

@@ -88,15 +88,14 @@ def plot(rows: dict[str, dict], path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    from hw.plan import BudgetError, from_config
-    from hw.plan.optimize import plan as plan_layers
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", action="append", help="hls4ml YAML of a design (repeatable); default: the deployed one")
     ap.add_argument("--plot", help="write a bar chart (PNG) here")
     add_verbose_flag(ap)
     args = ap.parse_args(argv)
     quiet_unless_verbose(args)
+    from hw.plan import BudgetError, from_config
+    from hw.plan.optimize import plan as plan_layers
     configs = args.config or [str(config_path())]
     rows = {}
     for c in configs:

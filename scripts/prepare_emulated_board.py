@@ -26,11 +26,8 @@ from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 
 def main(argv=None) -> int:
-    from host.driver import DEFAULT_MODEL, REPO
-    from host.emulation.emulated_hwh import write_hwh
-    from host.emulation.emulated_zynq import write_bitstream_standin
-    from host.emulation.emulator import EmulatorError, load_golden, model_file, prepare_csim
-    from host.testset import TestSetError, load_idx_test_set
+    from host.driver import DEFAULT_MODEL, REPO  # light: the board runtime
+
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(REPO / "build" / "emulated_board"))
@@ -40,6 +37,10 @@ def main(argv=None) -> int:
     add_verbose_flag(ap)
     args = ap.parse_args(argv)
     quiet_unless_verbose(args)
+    from host.emulation.emulated_hwh import write_hwh
+    from host.emulation.emulated_zynq import write_bitstream_standin
+    from host.emulation.emulator import EmulatorError, load_golden, model_file, prepare_csim
+    from host.testset import TestSetError, load_idx_test_set
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:

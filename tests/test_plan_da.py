@@ -30,7 +30,7 @@ def test_optimizer_takes_da_where_dsps_run_out_and_writes_the_strategy():
     p = optimize(layers, budget=tight)
     by = {l.name: l for l in p.layers}
     assert by["a"].strategy == DA and by["b"].strategy == "resource"  # no da4ml cost known for b
-    assert p.layer_settings()["a"] == {"ReuseFactor": 1, "Strategy": "distributed_arithmetic"}
+    assert p.layer_settings()["a"] == {"ReuseFactor": 1, "Strategy": "distributed_arithmetic", "DspPacking": None}
     assert p.layer_settings()["b"]["Strategy"] == "Resource"
     # without the DA option the same budget gives a slower design
     slower = optimize([pointwise("a", 0.0), pointwise("b", 0.0)], budget=tight)

@@ -38,3 +38,20 @@ def test_every_script_has_the_verbose_flag(script):
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "-v, --verbose" in r.stdout
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__main__" else parts)
+
+
+# hw.model.train's --verbose is Keras' progress display (0/1/2); its switch is --library-output
+MODULE_CLIS = sorted({_module(p) for p in (REPO / "hw").rglob("*.py")
+                      if "def main(" in p.read_text() and "parse_args(" in p.read_text()} - {"hw.model.train"})
+
+
+@pytest.mark.parametrize("module", MODULE_CLIS)
+def test_every_module_cli_has_the_verbose_flag(module):
+    r = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "-v, --verbose" in r.stdout

@@ -188,11 +188,14 @@ def load_golden(model_path: Path):
 
 def _source_digest(model_path: Path, config: Path) -> str:
     """What the converted project depends on besides the wrapper sources (build_axi_library
-    tracks those): the model, its hls4ml config, the conversion code and hls4ml's version."""
+    tracks those): the model, its hls4ml config, the conversion code, the project's own kernels
+    (hw/hls/packing) and hls4ml's version."""
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    for p in [model_path, config, *sorted((REPO / "hw" / "hls").glob("*.py")), REPO / "hw" / "quant" / "formats.py"]:
+    hls_dir = REPO / "hw" / "hls"
+    for p in [model_path, config, *sorted(hls_dir.glob("*.py")), *sorted((hls_dir / "packing").glob("*")),
+              REPO / "hw" / "quant" / "formats.py"]:
         h.update(p.name.encode() + b"\0" + (p.read_bytes() if p.exists() else b""))
     h.update(version("hls4ml").encode())
     return h.hexdigest()

@@ -52,7 +52,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hw.golden.selftest", description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="hw/models/<model>.keras")
     ap.add_argument("out", help="bitstreams/<model>.selftest.npz")
+    from hw.quiet import add_verbose_flag, quiet_unless_verbose
+
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     try:
         path = write(a.model, a.out)
     except Exception as e:  # a missing model or test set: say which

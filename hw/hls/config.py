@@ -28,7 +28,8 @@ HLS_KEYS = ("Model", "LayerType", "LayerName", "Flows", "Optimizers", "SkipOptim
 MODEL_KEYS = ("Precision", "ReuseFactor", "Strategy", "BramFactor", "TargetCycles", "ConvImplementation",
               "Compression", "PipelineStyle", "PipelineInterval", "TraceOutput")
 LAYER_KEYS = ("Precision", "ReuseFactor", "Strategy", "TargetCycles", "ConvImplementation", "Compression", "Trace",
-              "ParallelizationFactor", "TableSize", "TableType", "Implementation")
+              "ParallelizationFactor", "TableSize", "TableType", "Implementation",
+              "DspPacking")  # the project's own key: two products per DSP48E1 (hw.hls.dsp_packing)
 STRATEGIES = ("Latency", "Resource", "Resource_Unrolled", "distributed_arithmetic", "DA")
 PRECISION_VARS = ("default", "weight", "bias", "result", "accum", "table", "scale")
 POSITIVE_INT_KEYS = ("ReuseFactor", "ParallelizationFactor", "TargetCycles", "TableSize", "PipelineInterval")
@@ -155,7 +156,7 @@ def _check_settings(d: dict, allowed, where: str) -> None:
             raise ConfigError(f"{w}: {key} must be a positive integer, got {value!r}")
         elif key == "Strategy" and (not isinstance(value, str) or value.lower() not in [s.lower() for s in STRATEGIES]):
             raise ConfigError(f"{w}: unknown Strategy {value!r}; hls4ml's strategies: {', '.join(STRATEGIES)}")
-        elif key in ("Trace", "TraceOutput", "Compression") and not isinstance(value, bool):
+        elif key in ("Trace", "TraceOutput", "Compression", "DspPacking") and not isinstance(value, bool):
             raise ConfigError(f"{w}: expected true or false, got {value!r}")
 
 
@@ -251,7 +252,7 @@ def load_config(path: str | os.PathLike, overrides: dict | None = None) -> HlsCo
 
 
 def write_layer_settings(path: str | os.PathLike, settings: dict[str, dict]) -> None:
-    """Set HLSConfig.LayerName.<layer>.<key> = value for each layer, keeping comments and order
+    """Set HLSConfig.LayerName.<layer>.<key> = value for each layer (None removes the key), keeping comments and order
     (ruamel.yaml round trip); the result is validated before the file is replaced."""
     path = Path(path)
     raw = read_yaml(path)
@@ -265,7 +266,10 @@ def write_layer_settings(path: str | os.PathLike, settings: dict[str, dict]) -> 
         if layers.get(name) is None:
             layers[name] = {}
         for key, value in values.items():
-            layers[name][key] = value
+            if value is None:  # None: remove the key (e.g. DspPacking on a layer the plan no longer packs)
+                layers[name].pop(key, None)
+            else:
+                layers[name][key] = value
     try:
         parse_config(_plain(raw), path)
     except ConfigError as e:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.hls import patches
+from hw.hls import dsp_packing, patches
 from hw.hls.axi_library import build_axi_library, install_wrapper
 from hw.hls.config import ConfigError, HlsError, check_against_model, load_config
 from hw.hls.contract import DEFAULT_CONTRACT, StreamContract, stream_formats, write_contract_files
@@ -60,6 +60,7 @@ def convert_keras(cfg, keras_model, out: Path, what: str = "the model"):
         _filter_hls4ml_output(log.getvalue())
         raise HlsError(f"hls4ml could not convert {what} ({type(e).__name__}: {e})") from None
     _filter_hls4ml_output(log.getvalue())
+    dsp_packing.apply(hls_model)  # the layers with DspPacking: true get the packed kernel
     apply_stream_depths(hls_model)
     return hls_model
 

@@ -228,7 +228,11 @@ def main(argv=None) -> int:
     ap.add_argument("--search-images", type=int, default=2, help="images per run of the depth search (2)")
     ap.add_argument("--depth", action="append", default=[], metavar="FIFO=N", help="override one FIFO's depth")
     ap.add_argument("--json", action="store_true")
+    from hw.quiet import add_verbose_flag, quiet_unless_verbose
+
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     try:
         t = time.perf_counter()
         sim = FifoSim.build(a.project)

@@ -98,7 +98,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--list", action="store_true", help="print the grid and which rows are trained")
     ap.add_argument("--run", action="store_true", help="train every row that has no result yet")
+    from hw.quiet import add_verbose_flag, quiet_unless_verbose
+
+    add_verbose_flag(ap)
     args = ap.parse_args(argv)
+    quiet_unless_verbose(args)
     for p in GRID:
         done = result_path(p).exists()
         if args.run and not done:

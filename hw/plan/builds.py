@@ -261,7 +261,11 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m hw.plan.builds", description=__doc__.split("\n")[0])
     ap.add_argument("--reports", type=Path, default=REPORTS_DIR, help="vendor-reports folder")
+    from hw.quiet import add_verbose_flag, quiet_unless_verbose
+
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     try:
         data = extract(a.reports)
     except (BuildError, firmware.FirmwareError) as e:

@@ -299,7 +299,11 @@ def main(argv=None) -> int:
     ap.add_argument("--extract", action="store_true", help=f"re-read the reports into {FIGURES.name}")
     ap.add_argument("--reports", type=Path, default=REPORTS_DIR, help="vendor-reports folder")
     ap.add_argument("--per-layer", action="store_true", help="the held-out table layer by layer")
+    from hw.quiet import add_verbose_flag, quiet_unless_verbose
+
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     try:
         if a.extract:
             FIGURES.write_text(json.dumps(extract(a.reports), indent=1, ensure_ascii=False) + "\n")

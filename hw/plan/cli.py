@@ -71,6 +71,9 @@ def main(argv=None) -> int:
     ap.add_argument("--da", action="store_true",
                     help="also offer hls4ml's distributed_arithmetic (da4ml) per layer: converts once with it "
                          "on every weighted layer to learn da4ml's cost of each (minutes)")
+    ap.add_argument("--pack", action="store_true",
+                    help="also offer the packed kernel per layer (two products per DSP48E1, hw.hls.dsp_packing); "
+                         "--write then sets DspPacking where the optimizer chose it")
     ap.add_argument("--mult", default="auto", choices=("auto", "fabric", "pack"), help="multiplier mapping rule")
     ap.add_argument("--fifo", default=DEFAULT_FIFO, choices=FIFO_MODES,
                     help="stream FIFO depths: hls4ml's default full feature map, or optimised minimum")
@@ -89,6 +92,8 @@ def main(argv=None) -> int:
     try:
         if a.write and not a.optimize:
             raise BudgetError("--write needs --optimize")
+        if a.pack and not a.optimize:
+            raise BudgetError("--pack needs --optimize (a config's own DspPacking settings are always costed)")
         if not 0 < a.bram_fraction <= 1 or not 0 < a.cap <= 1:
             raise BudgetError("--bram-fraction and --cap must be in (0, 1]")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -106,7 +111,7 @@ def main(argv=None) -> int:
         if a.no_shell:
             kw["shell"] = Shell()
         if a.optimize:
-            p = optimize(layers, **kw)
+            p = optimize(layers, pack=a.pack, **kw)
         else:
             p = plan(layers, **kw)
         if a.write:
@@ -121,7 +126,7 @@ def main(argv=None) -> int:
             for line in p.overruns():
                 print("OVER BUDGET:", line)
             if a.write:
-                print(f"\nwrote ReuseFactor and Strategy of {len(p.reuse)} layers into {a.config}")
+                print(f"\nwrote ReuseFactor, Strategy and DspPacking of {len(p.reuse)} layers into {a.config}")
         return 0 if p.fits else 2
     except BudgetError as e:
         print(f"error: {e}", file=sys.stderr)

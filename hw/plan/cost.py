@@ -33,12 +33,13 @@ from dataclasses import asdict, dataclass, field, replace
 
 from hw.chip import XC7Z020, Chip
 from hw.plan.graph import DA, Layer
-from hw.plan.resources import (BRAM18_BITS, STORAGE, Budget, BudgetError, CycleModel, MemoryRule, MultRule, fifo_cost,
-                                fifo_logic_lut, index_table, memory_bram18)
+from hw.plan.resources import (BRAM18_BITS, STORAGE, Budget, BudgetError, CycleModel, MemoryRule, MultRule,
+                                PackedProducts, fifo_cost, fifo_logic_lut, index_table, memory_bram18)
 
 FIFO_MODES = ("full", "min")
 DEFAULT_FIFO = "min"  # the depths hw.hls.fifo sets in the project
 DA_DEPTH = 8  # pipeline depth assumed for a da4ml adder graph (modelled, not from a report)
+PACKED = PackedProducts()
 
 
 def _pixels(shape) -> int:
@@ -94,6 +95,14 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
     share = mult.dsp_share(L.a_bits, L.w_bits, rf, L.n_in)
     dsp_mults = math.ceil(share * L.mults)
     L.dsp = float(dsp_mults * mult.dsp_per_product(L.a_bits, L.w_bits))
+    unpack_lut = unpack_ff = 0
+    if L.dsp_packing:  # every product through the packed multiplication: one DSP per pair (PackedProducts)
+        if not PACKED.allowed(L.a_bits, L.w_bits, rf, L.n_in):
+            raise BudgetError(f"{L.name}: DspPacking is not available for {L.a_bits}-bit activations x {L.w_bits}-bit "
+                              f"weights at ReuseFactor {rf} (n_in {L.n_in}); see hw/hls/dsp_packing.py")
+        pairs = math.ceil(L.mults / 2)
+        dsp_mults, L.dsp = L.mults, float(pairs)
+        unpack_lut, unpack_ff = pairs * PACKED.lut_per_pair, pairs * PACKED.ff_per_pair
     acc_bits = L.acc_bits or L.a_bits + L.w_bits + math.ceil(math.log2(L.n_in))
     # Lanes that read the same kernel-window element share one RF:1 input mux (n_in/RF distinct ones
     # for RF <= n_in); for RF > n_in each lane's accumulator index also walks RF/n_in outputs.
@@ -101,7 +110,7 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
     acc_mux = L.mults * acc_bits * math.ceil((rf // L.n_in - 1) / 3) if rf > L.n_in else 0
     fabric = mult.lut_const_mult if rf == 1 else mult.lut_mult
     L.lut = ((L.mults - dsp_mults) * fabric(L.a_bits, L.w_bits) + L.mults * acc_bits + in_mux + acc_mux
-             + 200)
+             + unpack_lut + 200)
     width = L.mults * L.w_bits
     if rf > 1 and L.kind in ("conv", "dense"):
         L.weight_bram18, L.weight_lut_rom = memory.weights(rf, width)
@@ -112,7 +121,7 @@ def cost_layer(layer: Layer, rf: int, mult: MultRule, cyc: CycleModel, fifo: str
     L.lut += L.weight_lut_rom + L.index_lut
     L.bram18 += L.weight_bram18 + L.index_bram18
     # registers: each lane's accumulator and its two operands, the output word, control
-    L.ff = L.mults * (acc_bits + L.a_bits + L.w_bits) + L.n_out * L.out_bits // max(rf // L.n_in, 1) + 100
+    L.ff = L.mults * (acc_bits + L.a_bits + L.w_bits) + L.n_out * L.out_bits // max(rf // L.n_in, 1) + 100 + unpack_ff
     out_cost = cyc.output_pixel(rf, L.n_in)
     if L.kind == "conv":
         L.lutram += (L.kernel - 1) * int(L.in_shape[2]) * L.a_bits * math.ceil(int(L.in_shape[1]) / 32)
@@ -216,8 +225,9 @@ class Plan:
 
     def layer_settings(self) -> dict[str, dict]:
         """HLSConfig.LayerName settings of this plan: each weighted layer's ReuseFactor and Strategy."""
-        return {l.name: {"ReuseFactor": int(l.rf),
-                         "Strategy": DA if l.strategy == DA else "Resource"} for l in self.layers if l.has_weights}
+        return {l.name: {"ReuseFactor": int(l.rf), "Strategy": DA if l.strategy == DA else "Resource",
+                         "DspPacking": True if l.dsp_packing and l.strategy != DA else None}
+                for l in self.layers if l.has_weights}
 
     @property
     def weight_bits(self) -> int:

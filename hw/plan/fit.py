@@ -403,7 +403,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hw.plan.fit", description=__doc__.split("\n")[0])
     ap.add_argument("--summary", action="store_true", help="the per-build table only, no per-layer rows")
     ap.add_argument("--out", type=Path, help="also write the markdown to this file")
+    from hw.quiet import add_verbose_flag, quiet_unless_verbose
+
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     try:
         text = report(per_layer=not a.summary)
     except B.BuildError as e:

@@ -47,6 +47,7 @@ class Layer:
     backend: str = "Vitis"  # hls4ml backend = HLS tool (Vitis HLS or Vivado HLS): how FIFOs are stored
     in_pack: int = 0  # elements per input stream beat (io_stream Dense: beats = n_in / in_pack)
     da_cost: float = 0.0  # distributed_arithmetic: da4ml's cost of the constant-matrix adder graph
+    dsp_packing: bool = False  # two products per DSP48E1 (hw.hls.dsp_packing; config key DspPacking)
     rf: int = 1
     weight_bits: int = 0
     mults: int = 0
@@ -124,7 +125,7 @@ def layers_from_hls(hls_model) -> list[Layer]:
             common["acc_bits"] = int(acc.precision.width) if acc is not None and hasattr(acc, "precision") else 0
             out.append(Layer(kind=WEIGHTED[cls], kernel=k, n_in=n_in, n_out=n_out, w_bits=_width(hl.weights["weight"]),
                              b_bits=_width(bias) if bias is not None else 0, rf=int(hl.get_attr("reuse_factor")),
-                             strategy=strategy, in_pack=in_pack,
+                             strategy=strategy, in_pack=in_pack, dsp_packing=bool(hl.get_attr("dsp_packing", False)),
                              da_cost=float(hl.attributes.get("da_kernel_cost", 0) or 0), **common))
         elif cls == "Activation":
             act = str(hl.get_attr("activation")).lower()

@@ -11,7 +11,7 @@ from hw.chip import DEFAULT_CLOCK_NS, XC7Z020
 from hw.hls.config import closest_reuse_factor, valid_reuse_factors
 from hw.plan.cost import DEFAULT_FIFO, Plan, cost_layer
 from hw.plan.graph import DA, from_keras
-from hw.plan.resources import Budget, BudgetError, CycleModel, MemoryRule, MultRule
+from hw.plan.resources import Budget, BudgetError, CycleModel, MemoryRule, MultRule, PackedProducts
 
 _DEFAULT = object()
 
@@ -70,13 +70,18 @@ def plan(model, reuse: dict | None = None, *, budget: Budget | None = None, mult
 # ------------------------------------------------------------------------------------------------
 # Folding optimizer
 # ------------------------------------------------------------------------------------------------
-def _choices(layer, mult, cycles, fifo, memory):
+def _choices(layer, mult, cycles, fifo, memory, pack=False):
     """(ii, costed layer) for each implementation of the layer: hls4ml's Resource strategy at every
-    valid RF (DSP or LUT products by the MultRule; RF 1 at <= 8 bits is LUT shift-adds), and, where
+    valid RF (DSP or LUT products by the MultRule; RF 1 at <= 8 bits is LUT shift-adds); with `pack`,
+    the packed kernel (two products per DSP48E1, hw.hls.dsp_packing) at every RF it serves; and, where
     the layer was converted with distributed_arithmetic (so da4ml's cost is known), that too."""
-    res = replace(layer, strategy="resource")
-    out = [(c.ii_cycles, c) for c in (cost_layer(res, rf, mult, cycles, fifo, memory)
-                                      for rf in valid_reuse_factors(layer.n_in, layer.n_out))]
+    res = replace(layer, strategy="resource", dsp_packing=False)
+    rfs = valid_reuse_factors(layer.n_in, layer.n_out)
+    out = [(c.ii_cycles, c) for c in (cost_layer(res, rf, mult, cycles, fifo, memory) for rf in rfs)]
+    if pack:
+        packed = replace(res, dsp_packing=True)
+        out += [(c.ii_cycles, c) for c in (cost_layer(packed, rf, mult, cycles, fifo, memory) for rf in rfs
+                                           if PackedProducts.allowed(layer.a_bits, layer.w_bits, rf, layer.n_in))]
     if layer.da_cost > 0:
         c = cost_layer(replace(layer, strategy=DA), 1, mult, cycles, fifo, memory)
         out.append((c.ii_cycles, c))
@@ -102,8 +107,10 @@ def _pick(choices, target, budget: Budget, price=(1, 1, 1)):
 
 def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = None, cycles: CycleModel | None = None,
              clock_ns: float = DEFAULT_CLOCK_NS, assumed_bits: int = 8, fifo: str = DEFAULT_FIFO,
-             memory: MemoryRule | None = None, shell=_DEFAULT, band=None, lut_scale: float | None = None) -> Plan:
-    """Smallest bottleneck II under the budget: every weighted layer gets its cheapest RF meeting it.
+             memory: MemoryRule | None = None, shell=_DEFAULT, band=None, lut_scale: float | None = None,
+             pack: bool = False) -> Plan:
+    """Smallest bottleneck II under the budget: every weighted layer gets its cheapest RF meeting it
+    (with `pack`, also the packed kernel: the DSP-dear PRICES pick it where DSPs bind).
 
     Scans the candidate IIs (every layer's II at every valid RF) from the smallest up; the first
     target whose cheapest per-layer choices (under one of the PRICES) fit the budget is the optimum
@@ -116,9 +123,15 @@ def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = Non
     fixed = [cost_layer(l, 1, mult, cycles, fifo, memory) for l in layers if not l.has_weights]
     floor = max((l.ii_cycles for l in fixed), default=0)
     options = {l.name: _choices(l, mult, cycles, fifo, memory) for l in layers if l.has_weights}
-    targets = sorted({ii for ch in options.values() for ii, _ in ch if ii >= floor} | {floor})
+    # with `pack`, each target is tried with and without the packed choices: the per-layer pick is
+    # greedy, and a packed layer's unpacking LUTs can tip a LUT-bound design over where the plain
+    # choices fit; offering packing must never plan a design slower than not offering it
+    option_sets = [options]
+    if pack:
+        option_sets.append({l.name: _choices(l, mult, cycles, fifo, memory, pack=True) for l in layers if l.has_weights})
+    targets = sorted({ii for opts in option_sets for ch in opts.values() for ii, _ in ch if ii >= floor} | {floor})
 
-    def build(target, price=(1, 1, 1)):
+    def build(target, price=(1, 1, 1), options=options):
         chosen = {n: _pick(ch, target, budget, price) for n, ch in options.items()}
         if any(c is None for c in chosen.values()):
             return None
@@ -126,13 +139,14 @@ def optimize(model, *, budget: Budget | None = None, mult: MultRule | None = Non
                     budget, XC7Z020, clock_ns, mult, fifo, shell, lut_scale, band)
 
     for t in targets:
-        for price in PRICES:
-            p = build(t, price)
-            if p is None:
-                break  # some layer cannot meet this II at all
-            if p.fits:
-                p.price = price  # the (DSP, BRAM18, LUT) prices the per-layer picks were made at
-                return p
+        for opts in option_sets:
+            for price in PRICES:
+                p = build(t, price, opts)
+                if p is None:
+                    break  # some layer cannot meet this II at all
+                if p.fits:
+                    p.price = price  # the (DSP, BRAM18, LUT) prices the per-layer picks were made at
+                    return p
     worst = build(targets[-1]) or plan(layers, {n: ch[-1][1].rf for n, ch in options.items()}, budget=budget,
                                        mult=mult, cycles=cycles, clock_ns=clock_ns, fifo=fifo, memory=memory,
                                        shell=shell, band=band, lut_scale=lut_scale)

@@ -94,6 +94,34 @@ class MultRule:
 
 
 @dataclass(frozen=True)
+class PackedProducts:
+    """Cost of the project's packed kernel (hw.hls.dsp_packing): two products per DSP48E1.
+
+    Evidence, not yet a report of this project's kernel (so "modelled"): the same multiplication
+    form (an ap_int<25> of two 8-bit weights 16 bits apart, times an 8-bit operand) synthesized by
+    Vivado HLS 2019.2 for the xc7z020 takes 1 DSP48E, 43 LUT and 26 FF for two products
+    (Reconfigurable-Computing/Xilinx-INT8-Multiplication-Optimization @ 5ff8a9cf, INT8-HLS/DSP.png);
+    Yosys synth_xilinx maps hw/rtl/dsp_pack2.v to 1 DSP48E1 + 1 LUT2 + 4 CARRY4. The LUT and FF per
+    pair are that report's. Band: a tool that does not pack uses one DSP a product, i.e. x2, the
+    general DSP band (hw.plan.band).
+    """
+
+    lut_per_pair: int = 43
+    ff_per_pair: int = 26
+
+    @staticmethod
+    def allowed(a_bits: int, w_bits: int, rf: int, n_in: int) -> bool:
+        """The kernel exists for these widths and this ReuseFactor (hw/hls/dsp_packing.refusal)."""
+        from hw.quant.packing import PackingError, check_widths
+
+        try:
+            check_widths(w_bits, a_bits)
+        except PackingError:
+            return False
+        return n_in % rf == 0 if rf <= n_in else rf % n_in == 0
+
+
+@dataclass(frozen=True)
 class MemoryRule:
     """Where the HLS tool puts hls4ml's RF > n_in output-index table.
 

@@ -398,7 +398,11 @@ def main(argv=None) -> int:
                     "else fully parallel)")
     ap.add_argument("--config", help="hls4ml YAML of --model: fold each conv as hw.plan plans it")
     ap.add_argument("--out", required=True)
+    from hw.quiet import add_verbose_flag, quiet_unless_verbose
+
+    add_verbose_flag(ap)
     a = ap.parse_args(argv)
+    quiet_unless_verbose(a)
     try:
         model = None
         if a.model:
