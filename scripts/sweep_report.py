@@ -21,62 +21,15 @@ import tempfile
 from pathlib import Path
 
 from host.deployed import FRONT_DESIGNS, model_path
+from hw.plan.design_point import plan_model
 from hw.quiet import add_verbose_flag, quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Global settings (IOType, precisions, FIFO mode) every net is planned with; per-layer RFs are dropped.
-SETTINGS_YAML = REPO / "hls_config" / "squeezenet_fmnist.yml"
 # The committed full-schedule designs, as (row-name prefix, model, marker colour).
 COLOURS = {"deployed": "red", "previous": "orange", "accurate": "tab:blue", "sr750": "tab:purple"}
 COMMITTED = tuple((label, name, COLOURS[label]) for label, name in FRONT_DESIGNS)
 MARKED = tuple(label for label, _, _ in COMMITTED)  # row-name prefixes of the committed full-schedule designs
-
-
-def budget80():
-    from hw.chip import XC7Z020
-    from hw.plan import Budget
-
-    return Budget(bram18=int(0.8 * XC7Z020.bram18), dsp=int(0.8 * XC7Z020.dsp), lut=int(0.8 * XC7Z020.lut),
-                  lutram=int(0.8 * XC7Z020.lutram))
-
-
-def plan_model(model_path: Path, tmp: Path, da: bool = True) -> dict:
-    """Optimizer plan of a model under SETTINGS_YAML's settings (its per-layer RFs dropped)."""
-    from hw.hls.config import read_yaml
-    from hw.plan import BudgetError, from_config
-    from hw.plan.optimize import optimize
-
-    raw = json.loads(json.dumps(read_yaml(SETTINGS_YAML)))  # plain dict
-    raw["KerasModel"] = str(model_path.resolve())
-    raw["OutputDir"] = str(tmp / model_path.stem)
-    raw["HLSConfig"]["LayerName"] = {}
-    cfg_path = tmp / f"{model_path.stem}.yml"
-    import yaml
-
-    cfg_path.write_text(yaml.safe_dump(raw))
-    layers, cfg = from_config(cfg_path)
-    if da:
-        from hw.plan.cli import with_da_costs
-
-        layers = with_da_costs(layers, cfg_path)
-    try:
-        p = optimize(layers, budget=budget80(), clock_ns=cfg.clock_ns)
-    except BudgetError as e:
-        lines = str(e).splitlines()
-        return {"fits": False, "why": " ".join(l.strip() for l in lines[:2]).split(" (largest")[0]}
-    return {"fits": True, "images_per_s": round(p.images_per_s, 1), "ii_cycles": p.ii_cycles,
-            "bottleneck": p.bottleneck.name, "bram18": p.bram18, "dsp": round(p.dsp), "lut": p.lut,
-            "weight_bits": p.weight_bits, "limit": limiting(p),
-            "da_layers": [l.name for l in p.layers if l.strategy == "distributed_arithmetic"]}
-
-
-def limiting(p) -> str:
-    """Which capped resource is closest to its cap at the optimum (what stops a smaller II)."""
-    b = p.budget
-    shares = {"BRAM18": p.bram18 / b.bram18, "DSP": p.dsp / b.dsp, "LUT": p.lut / b.lut}
-    k = max(shares, key=shares.get)
-    return f"{k} {shares[k]:.0%} of cap"
 
 
 def collect(tmp: Path) -> list[dict]:

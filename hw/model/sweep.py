@@ -21,7 +21,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw.model.squeezenet import ArchSpec, FireSpec
 
 SWEEP_DIR = Path(__file__).resolve().parents[1] / "models" / "sweep"
 WORK_DIR = Path("build/train_sweep")
@@ -44,8 +43,10 @@ class SweepPoint:
         return (f"sr{round(self.squeeze_ratio * 1000):03d}_p{round(self.pct3x3 * 1000):03d}"
                 f"_w{round(self.width * 100):03d}_b{self.weight_bits}")
 
-    def arch(self) -> ArchSpec:
+    def arch(self):
         """ArchSpec of this point: same stage layout as the deployed network, other filter counts."""
+        from hw.model.squeezenet import ArchSpec, FireSpec  # Keras: imported on use, after hw.quiet
+
         def fire(name):
             e = max(2, round(BASE_EXPAND[name] * self.width))
             e3 = round(e * self.pct3x3)
