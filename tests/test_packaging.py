@@ -2,6 +2,7 @@
 the board runtime imported from it alone (no checkout on the path), as on a PYNQ image."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -25,7 +26,9 @@ def wheel(tmp_path_factory) -> Path:
         if (REPO / f).is_file():
             (src / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / f, src / f)
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+    # setuptools of this environment if it has one (no download); else pip's isolated build env
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
                         "-w", str(out), str(src)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     (whl,) = out.glob("squeezenet_pynq-*.whl")
