@@ -142,10 +142,16 @@ def rows(study) -> list[dict]:
     return sorted(out, key=lambda r: (-r["accuracy"], -r["images_per_s"]))
 
 
-def markdown(study) -> str:
+def markdown(study, plot_name: str | None = None) -> str:
     rs = rows(study)
     val = sorted({r["validation_images"] for r in rs})
-    lines = [f"Study `{study.study_name}`: {len(rs)} finished trials (Optuna NSGA-II; fixed-point accuracy on "
+    lines = ["# The Optuna study", "",
+             "Generated from the stored trials by `python -m hw.model.study --report docs/STUDY.md --plot "
+             "docs/study_front.png`; the study continues with `python -m hw.model.study --trials N` "
+             "(declared in docs/RUNS.md).", ""]
+    if plot_name:
+        lines += [f"![trials and Pareto front]({plot_name})", ""]
+    lines += [f"Study `{study.study_name}`: {len(rs)} finished trials (Optuna NSGA-II; fixed-point accuracy on "
              f"{', '.join(f'{v:,}' for v in val) or 'no'} validation images held out of the training set, proxy "
              "schedule; images/s planned at the cap, modelled). Pareto-optimal trials in bold.", "",
              "| trial | point | SR | pct3x3 | width | w bits | MACs | schedule | accuracy (validation) | images/s | binds |",
@@ -226,7 +232,7 @@ def main(argv=None) -> int:
             print(f"  trial {r['trial']}: {r['point']}  {100 * r['accuracy']:.2f} % (validation)  "
                   f"{r['images_per_s']:,.0f} images/s")
         if a.report:
-            a.report.write_text(markdown(study))
+            a.report.write_text(markdown(study, a.plot.name if a.plot and a.plot.parent == a.report.parent else None))
         if a.plot:
             plot(study, a.plot)
         return 0
