@@ -54,6 +54,8 @@ say "pip ${pip_args[*]} ($PY)"
 
 # Smoke check of what the tests rely on, so a broken set-up fails here and not mid-test.
 for tool in iverilog yosys g++ tclsh; do command -v "$tool" >/dev/null || die "$tool not on PATH after installation"; done
-TF_CPP_MIN_LOG_LEVEL=3 "$PY" -c 'import hw.data, hgq, hls4ml, cocotb, cocotb_tools, cocotbext.axi, pytest; hw.data.load_fashion_mnist()' \
+# (TensorFlow's native start-up lines are silenced at their source, hw.quiet; a failing import still prints)
+TF_CPP_MIN_LOG_LEVEL=3 "$PY" -c 'from hw.quiet import quiet; quiet()
+import hw.data, hgq, hls4ml, optuna, cocotb, cocotb_tools, cocotbext.axi, pytest; hw.data.load_fashion_mnist()' \
   || die "the installed environment cannot import the project or load Fashion-MNIST (see above)"
 say "done. Python: $PY$([ "$PY" = .venv/bin/python ] && echo '  (activate with: . .venv/bin/activate)')"
