@@ -128,14 +128,15 @@ def open_study(name: str, url: str, seed: int = 0, heartbeat: int = 60, grace: i
 
 
 def rows(study) -> list[dict]:
-    """Every finished trial, with the Pareto flag, best accuracy first."""
+    """Every finished trial, with the Pareto flag (a net that does not fit, images/s 0, is never on the
+    front), best accuracy first."""
     import optuna
 
     front = {t.number for t in study.best_trials}
     out = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         out.append({"trial": t.number, **t.params, "point": t.user_attrs.get("point"),
-                    "accuracy": t.values[0], "images_per_s": t.values[1], "pareto": t.number in front,
+                    "accuracy": t.values[0], "images_per_s": t.values[1], "pareto": t.number in front and t.values[1] > 0,
                     "macs": t.user_attrs.get("macs"), "schedule": t.user_attrs.get("schedule"),
                     "validation_images": t.user_attrs.get("validation_images", 0),
                     "limit": (t.user_attrs.get("plan") or {}).get("limit", "does not fit")})
