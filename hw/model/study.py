@@ -228,7 +228,7 @@ def main(argv=None) -> int:
             objective = Objective(a.dir / a.name, a.float_epochs, a.qat_epochs, a.val_images, a.limit, a.cap, a.da)
             study.optimize(objective, n_trials=a.trials, catch=(StudyError,))
         done = rows(study)
-        print(f"study {a.name} ({url}): {len(done)} finished trials, {len(study.best_trials)} on the Pareto front")
+        print(f"study {a.name} ({url}): {len(done)} finished trials, {sum(r['pareto'] for r in done)} on the Pareto front")
         for r in (x for x in done if x["pareto"]):
             print(f"  trial {r['trial']}: {r['point']}  {100 * r['accuracy']:.2f} % (validation)  "
                   f"{r['images_per_s']:,.0f} images/s")
